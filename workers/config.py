@@ -1,0 +1,243 @@
+"""What goes into one trial and what comes out, as plain frozen data.
+
+A trial is one configuration (task + lag parameters, model + topology, learning rate, init range,
+budget) trained for K seeds. `workers.trainer.train` maps a :class:`TrialConfig` to a
+:class:`TrialResult`. Both convert to and from plain dicts (``to_dict``/``from_dict``) so they cross
+process boundaries (Ray) and land in SQL as JSON without pickling code objects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+Reading = Literal["literal", "mae", "frac99"]
+READINGS: tuple[Reading, ...] = ("literal", "mae", "frac99")
+"""Success readings recorded for every seed:
+* ``literal``: the paper's stopping criterion read literally (e.g. ST3: average training error
+  below beta AND the 2000 most recent sequences all correct);
+* ``mae``: mean absolute error over the recent window below the task's ABS bound;
+* ``frac99``: at least 99% of the recent window correct.
+"""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model family and its topology. Unset fields take the task's paper setup (Table 10)."""
+
+    name: str = "lstm1997"
+    """Registry name: lstm1997, elman, gru, lstm_forget."""
+    blocks: int | None = None
+    """LSTM family: memory blocks (None = paper's)."""
+    cells_per_block: int | None = None
+    """LSTM family: cells per block (None = paper's)."""
+    gates: str | None = None
+    """lstm1997: which gates exist, both/input/output/none (None = paper's)."""
+    gate_bias: str = "paper"
+    """lstm1997: initial gate biases, paper (staggered negative) / zero / random."""
+    gradient: str = "truncated"
+    """lstm1997: truncated (the paper's, error only through the CEC) or full BPTT."""
+    forget_gate: bool = False
+    """lstm1997: add a Gers (2000) forget gate to each block."""
+    hidden: int | None = None
+    """Baselines: hidden units (None: sized by ``match_weights`` or the paper net's count)."""
+    match_weights: int | None = None
+    """Baselines: choose ``hidden`` so the weight count is closest to this."""
+
+    @property
+    def is_lstm1997(self) -> bool:
+        return self.name == "lstm1997"
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    """One configuration, trained for ``seeds`` independent seeds."""
+
+    task: str = "adding"
+    """Task registry name (`workers.tasks`)."""
+    task_params: dict[str, Any] = field(default_factory=lambda: {"T": 20})
+    """The task's lag parameters (T, q, p, N, ...)."""
+    model: ModelSpec = field(default_factory=ModelSpec)
+    """Model family and topology."""
+    lr: float | None = None
+    """Learning rate of on-line SGD (None = paper's for the task)."""
+    init_range: float | None = None
+    """Initial weights uniform in [-r, r] (None = paper's: 0.2 in Exp. 1-2, 0.1 in Exp. 3-6)."""
+    max_sequences: int = 20_000
+    """Budget: training sequences per seed."""
+    seeds: int = 4
+    """K: seeds trained together."""
+    seed_base: int = 0
+    """Root of the seed derivation; the driver sets it from (study, configuration)."""
+    replicate_offset: int = 0
+    """Replicate index of the first seed (seed i has replicate ``replicate_offset + i``)."""
+    reading: Reading = "literal"
+    """Which success reading decides ``solved`` (all three are recorded)."""
+    backend: Literal["auto", "kernel", "torch"] = "auto"
+    """Training backend: the compiled lstm1997 kernel, batched torch autograd, or automatic."""
+    device: str = "auto"
+    """Torch backend device: cpu, cuda, or auto (cuda when present and the net is large)."""
+    curve_points: int = 40
+    """Points of the coarse learning curve kept per seed."""
+
+    def __post_init__(self) -> None:
+        if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a positive number, got {self.lr}")
+        if self.init_range is not None and not self.init_range > 0:
+            raise ValueError(f"init_range must be > 0, got {self.init_range}")
+        if self.max_sequences < 1:
+            raise ValueError(f"max_sequences must be >= 1, got {self.max_sequences}")
+        if self.seeds < 1:
+            raise ValueError(f"seeds must be >= 1, got {self.seeds}")
+        if self.reading not in READINGS:
+            raise ValueError(f"reading must be one of {READINGS}, got {self.reading!r}")
+
+    def seed_of(self, i: int) -> int:
+        """Seed of lane i: a hash of (seed_base, configuration, replicate), worker-independent."""
+        return derive_seed(self.seed_base, self.key(), self.replicate_offset + i)
+
+    def key(self) -> str:
+        """A stable text key of the configuration (without seeds and budget bookkeeping)."""
+        d = self.to_dict()
+        for k in ("seeds", "seed_base", "replicate_offset", "curve_points", "backend", "device"):
+            d.pop(k)
+        return json.dumps(d, sort_keys=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrialConfig:
+        d = dict(d)
+        d["model"] = ModelSpec(**d.get("model", {}))
+        return cls(**d)
+
+
+def derive_seed(base: int, key: str, replicate: int) -> int:
+    """A 63-bit seed from (base, configuration key, replicate): order- and worker-independent."""
+    h = hashlib.sha256(f"{base}|{key}|{replicate}".encode()).digest()
+    return int.from_bytes(h[:8], "little") >> 1
+
+
+@dataclass
+class SeedResult:
+    """The outcome of one seed."""
+
+    replicate: int
+    seed: int
+    solved: bool
+    """Stopping reading ``TrialConfig.reading`` met within budget and the test set passed."""
+    sequences_to_solve: int | None
+    """Training sequences until the chosen reading first held (None if never)."""
+    readings: dict[str, int | None]
+    """Sequences until each reading (literal, mae, frac99) first held, None if never."""
+    sequences_trained: int
+    final_train_error: float
+    """Mean training error over the most recent window when training stopped."""
+    test_error: float
+    """Mean absolute error on the fresh test set (NaN if diverged)."""
+    test_wrong: int
+    test_n: int
+    diverged: bool
+    """NaN/inf appeared: a failed seed, never a crash."""
+    wall_s: float
+    curve: list[tuple[int, float, float]] = field(default_factory=list)
+    """(sequences, window mean training error, window fraction correct) points."""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["curve"] = [list(p) for p in self.curve]
+        return _finite(d)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SeedResult:
+        d = dict(d)
+        d["curve"] = [tuple(p) for p in d.get("curve", [])]
+        for k in ("final_train_error", "test_error"):
+            if d.get(k) is None:
+                d[k] = float("nan")
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass
+class TrialResult:
+    """All seeds of one configuration plus what the study reports about them."""
+
+    config: TrialConfig
+    seeds: list[SeedResult]
+    weights: int
+    """Trainable weights of one net."""
+    backend: str
+    wall_s: float
+
+    @property
+    def n_seeds(self) -> int:
+        return len(self.seeds)
+
+    @property
+    def n_solved(self) -> int:
+        return sum(s.solved for s in self.seeds)
+
+    @property
+    def n_diverged(self) -> int:
+        return sum(s.diverged for s in self.seeds)
+
+    @property
+    def success_rate(self) -> float:
+        return self.n_solved / self.n_seeds if self.seeds else 0.0
+
+    @property
+    def sequences_to_solve_median(self) -> float | None:
+        v = sorted(s.sequences_to_solve for s in self.seeds if s.sequences_to_solve is not None)
+        if not v:
+            return None
+        m = len(v) // 2
+        return float(v[m]) if len(v) % 2 else (v[m - 1] + v[m]) / 2.0
+
+    def summary(self) -> dict[str, Any]:
+        """The per-trial attributes the study stores (Optuna user attrs)."""
+        return {
+            "success_rate": self.success_rate,
+            "n_seeds": self.n_seeds,
+            "n_solved": self.n_solved,
+            "n_diverged": self.n_diverged,
+            "sequences_to_solve_median": self.sequences_to_solve_median,
+            "weights": self.weights,
+            "wall_s": self.wall_s,
+            "backend": self.backend,
+            "reading": self.config.reading,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "config": self.config.to_dict(),
+            "seeds": [s.to_dict() for s in self.seeds],
+            "weights": self.weights,
+            "backend": self.backend,
+            "wall_s": self.wall_s,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrialResult:
+        return cls(
+            config=TrialConfig.from_dict(d["config"]),
+            seeds=[SeedResult.from_dict(s) for s in d["seeds"]],
+            weights=int(d["weights"]),
+            backend=str(d["backend"]),
+            wall_s=float(d["wall_s"]),
+        )
+
+
+def _finite(x: Any) -> Any:
+    """Replace NaN/inf by None so the dict is valid JSON everywhere (PostgreSQL JSON included)."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_finite(v) for v in x]
+    return x

@@ -1,0 +1,249 @@
+"""The trainer: one pure function, a trial configuration in, K seeds' results out.
+
+`train` follows the paper's protocol (Sec. 5, Tables 10-11): on-line SGD with one sequence per
+weight update, activations reset for every sequence, freshly generated sequences, each seed
+trained until the task's stopping criterion holds or the sequence budget is spent, then judged on
+a fresh test set. The K seeds of a configuration train together as one vectorised computation,
+lane k with its own weights, its own data stream and its own updates, so a seed's result is the
+same whether it trains alone or beside 63 others (up to float rounding).
+
+Training runs in blocks of B sequences per lane. After each block the window readings
+(`workers.readings`) say at which sequence each success reading first held; a lane whose stopping
+reading held inside the block is put back to its weights at the block start and replays exactly
+that many sequences, so its final weights are those at the stopping point, not a block later.
+
+No Ray, Optuna or SQL here: Ray, the tests and the command line all call `train`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from models.registry import build_model, describe
+from workers.backends import Backend, KernelBackend, LaneBatch, TorchBackend
+from workers.config import READINGS, SeedResult, TrialConfig, TrialResult
+from workers.readings import WindowTracker
+from workers.tasks import make_task
+from workers.tasks.base import Task
+
+Progress = Callable[[int, int], None]
+"""progress(sequences trained so far over all seeds, total budget over all seeds)."""
+
+BLOCK = 250
+"""Sequences per lane per block: small enough for a fine stopping resolution and cheap replays,
+large enough that Python overhead per block is small next to the kernel's work."""
+
+
+def choose_backend(config: TrialConfig, lstm_eligible: bool, weights: int) -> tuple[str, str]:
+    """(backend, device): the compiled kernel for the 1997 net with the truncated gradient on CPU;
+    batched torch for everything else, and for big 1997 configurations when a GPU is present."""
+    cuda = torch.cuda.is_available()
+    device = config.device if config.device != "auto" else ("cuda" if cuda else "cpu")
+    if config.backend == "kernel":
+        if not lstm_eligible:
+            raise ValueError(
+                "backend 'kernel' trains only lstm1997 with the truncated gradient"
+                " and no forget gate"
+            )
+        return "kernel", "cpu"
+    if config.backend == "torch":
+        return "torch", device
+    if lstm_eligible and not (cuda and device == "cuda" and weights * config.seeds >= 500_000):
+        return "kernel", "cpu"
+    return "torch", device
+
+
+def _block_size(task: Task) -> int:
+    rule = task.stop
+    if rule.kind in ("test", "budget"):
+        # tests happen at block ends, so a block must divide the test period
+        return math.gcd(BLOCK, rule.test_every)
+    return BLOCK
+
+
+def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
+    """Train ``config.seeds`` seeds of one configuration; see the module docstring."""
+    t_start = time.perf_counter()
+    task = make_task(config.task, **config.task_params)
+    setup = task.paper
+    lr = config.lr if config.lr is not None else setup.lr
+    init_range = config.init_range if config.init_range is not None else setup.init_range
+    K, budget = config.seeds, config.max_sequences
+    spec = config.model
+    info = describe(spec, setup, task.n_inputs, task.n_outputs)
+    eligible = spec.is_lstm1997 and spec.gradient == "truncated" and not spec.forget_gate
+    backend_name, device = choose_backend(config, eligible, int(info["weights"]))
+
+    seeds = [config.seed_of(i) for i in range(K)]
+    streams = [np.random.SeedSequence(s).spawn(3) for s in seeds]
+    init_rngs = [np.random.default_rng(st[0]) for st in streams]
+    data_rngs = [np.random.default_rng(st[1]) for st in streams]
+    test_rngs = [np.random.default_rng(st[2]) for st in streams]
+
+    model = build_model(spec, setup, task.n_inputs, task.n_outputs, init_rngs, init_range)
+    backend: Backend
+    if backend_name == "kernel":
+        backend = KernelBackend(model)
+    else:
+        backend = TorchBackend(model, device=device)
+
+    rule = task.stop
+    B = _block_size(task)
+    tracker = WindowTracker(K, rule, task.beta)
+    trained = np.zeros(K, dtype=np.int64)
+    done = np.zeros(K, dtype=bool)
+    diverged = np.zeros(K, dtype=bool)
+    first = {r: np.full(K, -1, dtype=np.int64) for r in READINGS}
+    curves: list[list[tuple[int, float, float]]] = [[] for _ in range(K)]
+    window_err = np.full(K, np.nan)
+    lane_wall = np.zeros(K)
+    test_based = rule.kind in ("test", "budget")
+
+    while not done.all():
+        t_block = time.perf_counter()
+        n_seq = np.where(done, 0, np.minimum(B, budget - trained))
+        active = np.flatnonzero(n_seq > 0)
+        # every lane draws B sequences from its own stream per block it is active, so its data
+        # never depends on the other lanes; frozen lanes get a copy as filler (n_seq = 0)
+        drawn = {int(k): task.sample(data_rngs[k], B) for k in active}
+        filler = drawn[int(active[0])]
+        lb = LaneBatch.stack([drawn.get(k, filler) for k in range(K)])
+        state = backend.snapshot()
+        out = backend.train_block(lb, n_seq, lr)
+        flat_out = out.reshape(K * B, *out.shape[2:])
+        err = task.error(flat_out, lb.flat).reshape(K, B)
+        abs_err = task.abs_error(flat_out, lb.flat).reshape(K, B)
+        ok = task.correct(flat_out, lb.flat).reshape(K, B)
+        rd = tracker.update(err, abs_err, ok.astype(np.float64), n_seq)
+
+        stop_at = np.full(K, -1, dtype=np.int64)
+        if not (test_based and config.reading == "literal"):
+            stop_at = getattr(rd, config.reading).copy()
+        horizon = np.where(stop_at >= 0, stop_at, B)  # hits after the stop were never trained
+        for r in READINGS:
+            hit = getattr(rd, r)
+            new = (first[r] < 0) & (hit >= 0) & (hit <= horizon)
+            first[r][new] = trained[new] + hit[new] + 1
+        # lanes whose stopping reading held before their block's end: replay up to that point
+        replay = (stop_at >= 0) & (stop_at < n_seq - 1)
+        if replay.any():
+            backend.restore(state, np.flatnonzero(replay))
+            backend.train_block(lb, np.where(replay, stop_at + 1, 0), lr)
+        n_done = np.where(stop_at >= 0, stop_at + 1, n_seq)
+        trained += n_done
+        done |= stop_at >= 0
+        window_err = np.where(n_seq > 0, rd.window_error, window_err)
+        for k in active:
+            curves[k].append(
+                (int(trained[k]), float(rd.window_error[k]), float(rd.window_correct[k]))
+            )
+
+        if test_based and config.reading == "literal":
+            due = (n_seq > 0) & ~done & (trained % rule.test_every == 0)
+            if due.any():
+                passed = _test_rule(task, backend, test_rngs, due)
+                hit = due & passed
+                first["literal"][hit & (first["literal"] < 0)] = trained[
+                    hit & (first["literal"] < 0)
+                ]
+                done |= hit
+
+        bad = ~backend.finite() & ~diverged
+        diverged |= bad
+        done |= bad | (trained >= budget)
+        lane_wall[active] += (time.perf_counter() - t_block) / max(len(active), 1)
+        if progress is not None:
+            progress(int(trained.sum()), K * budget)
+
+    # the paper's test: a fresh test set per seed (Table 11: 2560 sequences; 10000 in Exp. 2)
+    test_ok, test_wrong, test_err = _final_test(task, backend, test_rngs, ~diverged)
+    results = []
+    for k in range(K):
+        reached = first[config.reading][k] >= 0
+        if rule.kind == "budget" and config.reading == "literal" and not diverged[k]:
+            reached = True  # Exp. 2: no early stop, success is decided by the test alone
+        solved = bool(reached and test_ok[k] and not diverged[k])
+        results.append(
+            SeedResult(
+                replicate=config.replicate_offset + k,
+                seed=seeds[k],
+                solved=solved,
+                sequences_to_solve=int(trained[k]) if solved else None,
+                readings={r: (int(first[r][k]) if first[r][k] >= 0 else None) for r in READINGS},
+                sequences_trained=int(trained[k]),
+                final_train_error=float(window_err[k]),
+                test_error=float(test_err[k]),
+                test_wrong=int(test_wrong[k]),
+                test_n=task.test_size,
+                diverged=bool(diverged[k]),
+                wall_s=float(lane_wall[k]),
+                curve=_thin(curves[k], config.curve_points),
+            )
+        )
+    return TrialResult(
+        config=config,
+        seeds=results,
+        weights=int(info["weights"]),
+        backend=backend.name,
+        wall_s=time.perf_counter() - t_start,
+    )
+
+
+def _evaluate(
+    task: Task, backend: Backend, rngs: list[np.random.Generator], lanes: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(wrong count, mean abs error) per lane on n fresh sequences from each lane's test stream."""
+    K = len(rngs)
+    drawn = {int(k): task.sample(rngs[k], n) for k in np.flatnonzero(lanes)}
+    filler = next(iter(drawn.values()))
+    lb = LaneBatch.stack([drawn.get(k, filler) for k in range(K)])
+    out = backend.forward(lb).reshape(K * n, -1, task.n_outputs)
+    ok = task.correct(out, lb.flat).reshape(K, n)
+    ab = task.abs_error(out, lb.flat).reshape(K, n)
+    wrong = np.where(lanes, (~ok).sum(axis=1), n)
+    return wrong, np.where(lanes, ab.mean(axis=1), np.nan)
+
+
+def _test_rule(
+    task: Task, backend: Backend, rngs: list[np.random.Generator], lanes: np.ndarray
+) -> np.ndarray:
+    """The paper's test-set stopping rules (ST1/ST2 of Exp. 3, Exp. 1; periodic test in Exp. 2)."""
+    rule = task.stop
+    wrong, mae = _evaluate(task, backend, rngs, lanes, rule.test_size)
+    ok = lanes & (wrong <= rule.max_wrong)
+    if rule.beta is not None:
+        ok &= mae < rule.beta
+    return ok
+
+
+def _final_test(
+    task: Task, backend: Backend, rngs: list[np.random.Generator], lanes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    K = len(rngs)
+    if not lanes.any():
+        return np.zeros(K, bool), np.full(K, task.test_size), np.full(K, np.nan)
+    wrong, mae = _evaluate(task, backend, rngs, lanes, task.test_size)
+    ok = lanes & (wrong <= task.test_max_wrong_frac * task.test_size)
+    return ok, wrong, mae
+
+
+def _thin(curve: list[tuple[int, float, float]], n: int) -> list[tuple[int, float, float]]:
+    """At most n points, evenly spread, always keeping the last."""
+    if len(curve) <= n:
+        return curve
+    pick = np.unique(np.linspace(0, len(curve) - 1, n).round().astype(int))
+    return [curve[i] for i in pick]
+
+
+def weight_count(config: TrialConfig) -> int:
+    """Trainable weights of one net of this configuration (no training)."""
+    task = make_task(config.task, **config.task_params)
+    return int(describe(config.model, task.paper, task.n_inputs, task.n_outputs)["weights"])
+
+
+__all__ = ["choose_backend", "train", "weight_count"]
