@@ -81,7 +81,7 @@ class KernelBackend:
         self.Wo = np.ascontiguousarray(Wo, dtype=dtype)
         self.mask_h = np.ascontiguousarray(lay.mask_h, dtype=dtype)
         self.mask_o = np.ascontiguousarray(lay.mask_o, dtype=dtype)
-        self.cfg = kernel.make_cfg(lay, g=model.g, h=model.h)
+        self.cfg = kernel.kernel_config(lay, g=model.g, h=model.h)
 
     def _arrays(self, lb: LaneBatch) -> tuple[np.ndarray, ...]:
         return (
@@ -105,8 +105,9 @@ class KernelBackend:
         idx, val, lengths, targets, steps = self._arrays(lb)
         out = np.zeros((lb.K, lb.B, targets.shape[2], targets.shape[3]), dtype=self.dtype)
         self._kernel.forward_block(
-            self.Wh, self.Wo, self.mask_h, self.mask_o, idx, val, lengths, steps, self.cfg, out
-        )
+            self.Wh, self.Wo, self.mask_h, self.mask_o, idx, val, lengths, steps,
+            np.full(lb.K, lb.B, dtype=np.int64), self.cfg, out,
+        )  # fmt: skip
         return out.astype(np.float64)
 
     def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
@@ -121,6 +122,57 @@ class KernelBackend:
         return np.isfinite(self.Wh.reshape(K, -1)).all(1) & np.isfinite(self.Wo.reshape(K, -1)).all(
             1
         )
+
+
+class BaselineKernelBackend:
+    """Elman, GRU and forget-gate LSTM with full BPTT, compiled (`workers.kernel_baselines`)."""
+
+    name = "kernel"
+
+    def __init__(self, model: Any, kind: str, dtype: type = np.float64) -> None:
+        from workers import kernel_baselines  # numba loads its cache only when used
+
+        self._kb, self.kind = kernel_baselines, kind
+        self.params = {n: np.ascontiguousarray(a, dtype=dtype) for n, a in model.weights().items()}
+        self.dtype = dtype
+
+    def _arrays(self, lb: LaneBatch) -> tuple[np.ndarray, ...]:
+        return (
+            lb.lane("idx").astype(np.int32),
+            lb.lane("val").astype(self.dtype),
+            lb.lane("lengths").astype(np.int32),
+            lb.lane("targets").astype(self.dtype),
+            lb.lane("target_steps").astype(np.int32),
+        )
+
+    def train_block(self, lb: LaneBatch, n_seq: np.ndarray, lr: float) -> np.ndarray:
+        idx, val, lengths, targets, steps = self._arrays(lb)
+        out = np.zeros(targets.shape, dtype=self.dtype)
+        self._kb.train_block(
+            self.kind, self.params, idx, val, lengths, targets, steps,
+            n_seq.astype(np.int64), lr, out,
+        )  # fmt: skip
+        return out.astype(np.float64)
+
+    def forward(self, lb: LaneBatch) -> np.ndarray:
+        idx, val, lengths, targets, steps = self._arrays(lb)
+        out = np.zeros(targets.shape, dtype=self.dtype)
+        full = np.full(lb.K, lb.B, dtype=np.int64)
+        self._kb.forward_block(self.kind, self.params, idx, val, lengths, steps, full, out)
+        return out.astype(np.float64)
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        return {n: a.copy() for n, a in self.params.items()}
+
+    def restore(self, state: dict[str, np.ndarray], lanes: np.ndarray) -> None:
+        for n, a in self.params.items():
+            a[lanes] = state[n][lanes]
+
+    def finite(self) -> np.ndarray:
+        ok = np.ones(next(iter(self.params.values())).shape[0], dtype=bool)
+        for a in self.params.values():
+            ok &= np.isfinite(a.reshape(a.shape[0], -1)).all(1)
+        return ok
 
 
 class TorchBackend:

@@ -97,7 +97,15 @@ class TrialConfig:
 
     def seed_of(self, i: int) -> int:
         """Seed of lane i: a hash of (seed_base, configuration, replicate), worker-independent."""
-        return derive_seed(self.seed_base, self.key(), self.replicate_offset + i)
+        return derive_seed(self.seed_base, self.seed_key(), self.replicate_offset + i)
+
+    def seed_key(self) -> str:
+        """The configuration as far as seeds are concerned: the budget and the success reading
+        do not change a seed, so the same net sees the same data whichever reading stops it."""
+        d = json.loads(self.key())
+        for k in ("max_sequences", "reading"):
+            d.pop(k)
+        return json.dumps(d, sort_keys=True)
 
     def key(self) -> str:
         """A stable text key of the configuration (without seeds and budget bookkeeping)."""

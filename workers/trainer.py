@@ -25,7 +25,13 @@ import numpy as np
 import torch
 
 from models.registry import build_model, describe
-from workers.backends import Backend, KernelBackend, LaneBatch, TorchBackend
+from workers.backends import (
+    Backend,
+    BaselineKernelBackend,
+    KernelBackend,
+    LaneBatch,
+    TorchBackend,
+)
 from workers.config import READINGS, SeedResult, TrialConfig, TrialResult
 from workers.readings import WindowTracker
 from workers.tasks import make_task
@@ -34,26 +40,30 @@ from workers.tasks.base import Task
 Progress = Callable[[int, int], None]
 """progress(sequences trained so far over all seeds, total budget over all seeds)."""
 
+BASELINE_KERNELS = ("elman", "gru", "lstm_forget")
+"""Baselines with a compiled full-BPTT kernel (`workers.kernel_baselines`)."""
+
 BLOCK = 250
 """Sequences per lane per block: small enough for a fine stopping resolution and cheap replays,
 large enough that Python overhead per block is small next to the kernel's work."""
 
 
-def choose_backend(config: TrialConfig, lstm_eligible: bool, weights: int) -> tuple[str, str]:
-    """(backend, device): the compiled kernel for the 1997 net with the truncated gradient on CPU;
-    batched torch for everything else, and for big 1997 configurations when a GPU is present."""
+def choose_backend(config: TrialConfig, kernel_ok: bool, weights: int) -> tuple[str, str]:
+    """(backend, device): a compiled kernel where one exists (the 1997 net with the truncated
+    gradient; Elman, GRU and forget-gate LSTM with full BPTT) on the CPU; batched torch for the
+    rest, and for big configurations when a GPU is present."""
     cuda = torch.cuda.is_available()
     device = config.device if config.device != "auto" else ("cuda" if cuda else "cpu")
     if config.backend == "kernel":
-        if not lstm_eligible:
+        if not kernel_ok:
             raise ValueError(
-                "backend 'kernel' trains only lstm1997 with the truncated gradient"
-                " and no forget gate"
+                "backend 'kernel' trains lstm1997 (truncated gradient, no forget gate), elman,"
+                " gru and lstm_forget only"
             )
         return "kernel", "cpu"
     if config.backend == "torch":
         return "torch", device
-    if lstm_eligible and not (cuda and device == "cuda" and weights * config.seeds >= 500_000):
+    if kernel_ok and not (cuda and device == "cuda" and weights * config.seeds >= 500_000):
         return "kernel", "cpu"
     return "torch", device
 
@@ -76,7 +86,9 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
     K, budget = config.seeds, config.max_sequences
     spec = config.model
     info = describe(spec, setup, task.n_inputs, task.n_outputs)
-    eligible = spec.is_lstm1997 and spec.gradient == "truncated" and not spec.forget_gate
+    eligible = (
+        spec.is_lstm1997 and spec.gradient == "truncated" and not spec.forget_gate
+    ) or spec.name in BASELINE_KERNELS
     backend_name, device = choose_backend(config, eligible, int(info["weights"]))
 
     seeds = [config.seed_of(i) for i in range(K)]
@@ -87,8 +99,10 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
 
     model = build_model(spec, setup, task.n_inputs, task.n_outputs, init_rngs, init_range)
     backend: Backend
-    if backend_name == "kernel":
+    if backend_name == "kernel" and spec.is_lstm1997:
         backend = KernelBackend(model)
+    elif backend_name == "kernel":
+        backend = BaselineKernelBackend(model, spec.name)
     else:
         backend = TorchBackend(model, device=device)
 

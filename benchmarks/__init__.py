@@ -1,0 +1,1 @@
+"""Speed and fidelity benchmarks; each prints a comparison measured in one run."""

@@ -1,0 +1,146 @@
+"""Training throughput of the 1997 LSTM on the adding problem, measured in one run.
+
+Compares, in sequences per second on one core (the paper's on-line protocol, one sequence per
+update, the paper's 93-weight 2x2 net):
+
+* naive: the readable torch reference (`models.lstm1997.Lstm1997`, K=1) with autograd and the
+  truncated gradient, one sequence at a time: what a straightforward reimplementation does;
+* torch.nn.LSTM: the fused oneDNN forget-gate LSTM (hidden 3, 88 weights + output), batch 1,
+  one sequence per update: the fastest thing stock PyTorch offers for on-line training;
+* carousel: `workers.trainer.train` end to end (data generation, readings, replays included)
+  with the compiled kernel, K seeds per call, for K = 1, 16, 64 and T = 100, 500, 1000.
+
+The learning rate is tiny so no seed stops early and every run trains its whole budget. Prints a
+table with ratios and writes it to benchmarks/results/trainer_speed.md.
+
+    python -m benchmarks.trainer_speed [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.layout import Lstm1997Layout, init_weights
+from models.lstm1997 import Lstm1997
+from workers.config import TrialConfig
+from workers.remote import pin_threads
+from workers.tasks import make_task
+from workers.trainer import train
+
+RESULTS = Path(__file__).parent / "results" / "trainer_speed.md"
+
+
+def naive_eager(T: int, seconds: float) -> float:
+    """Sequences/s of the reference cell with autograd, one sequence per SGD step."""
+    task = make_task("adding", T=T)
+    lay = Lstm1997Layout(2, 1, 2, 2)
+    net = Lstm1997(lay, K=1)
+    Wh, Wo = init_weights(lay, np.random.default_rng(0), 0.1, (-3.0, -6.0))
+    net.load(Wh[None], Wo[None])
+    rng = np.random.default_rng(1)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        b = task.sample(rng, 1)
+        x = torch.as_tensor(b.dense())
+        y = net(x)[0, int(b.target_steps[0, 0])]
+        loss = 0.5 * ((y - torch.as_tensor(b.targets[0, 0])) ** 2).sum()
+        grads = torch.autograd.grad(loss, [net.Wh, net.Wo])
+        with torch.no_grad():
+            net.Wh -= 0.5 * grads[0]
+            net.Wo -= 0.5 * grads[1]
+        n += 1
+    return n / (time.perf_counter() - t0)
+
+
+def torch_nn_lstm(T: int, seconds: float) -> float:
+    """Sequences/s of torch.nn.LSTM (fused kernel), batch 1, one sequence per SGD step."""
+    task = make_task("adding", T=T)
+    torch.manual_seed(0)
+    lstm, head = torch.nn.LSTM(2, 3, batch_first=True), torch.nn.Linear(3, 1)
+    opt = torch.optim.SGD([*lstm.parameters(), *head.parameters()], lr=0.5)
+    rng = np.random.default_rng(1)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        b = task.sample(rng, 1)
+        x = torch.as_tensor(b.dense(), dtype=torch.float32)
+        h, _ = lstm(x)
+        y = torch.sigmoid(head(h[0, int(b.target_steps[0, 0])]))
+        loss = 0.5 * ((y - torch.as_tensor(b.targets[0, 0], dtype=torch.float32)) ** 2).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        n += 1
+    return n / (time.perf_counter() - t0)
+
+
+def carousel(T: int, K: int, seconds: float) -> tuple[float, float]:
+    """(sequences/s over all K seeds, peak RSS MiB) of the full trainer with the kernel."""
+    probe = TrialConfig(
+        task="adding", task_params={"T": T}, lr=1e-9, seeds=K, max_sequences=250,
+        backend="kernel",
+    )  # fmt: skip
+    train(probe)  # compile / load the numba cache outside the timing
+    t0 = time.perf_counter()
+    train(probe)
+    per_seq = (time.perf_counter() - t0) / (250 * K)
+    budget = max(250, int(seconds / per_seq / K) // 250 * 250)
+    cfg = TrialConfig.from_dict({**probe.to_dict(), "max_sequences": budget})
+    t0 = time.perf_counter()
+    r = train(cfg)
+    dt = time.perf_counter() - t0
+    assert all(s.sequences_trained == budget for s in r.seeds)
+    return budget * K / dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="T=100 only, shorter timings")
+    args = ap.parse_args()
+    pin_threads()
+    secs = 2.0 if args.quick else 4.0
+    Ts = [100] if args.quick else [100, 500, 1000]
+    rows = []
+    for T in Ts:
+        naive = naive_eager(T, secs)
+        fused = torch_nn_lstm(T, secs)
+        row = {"T": T, "naive": naive, "nn.LSTM": fused}
+        for K in (1, 16, 64):
+            row[f"K={K}"], row[f"rss{K}"] = carousel(T, K, secs)
+        rows.append(row)
+        print(
+            f"T={T}: naive {naive:,.0f}/s  nn.LSTM {fused:,.0f}/s  "
+            + "  ".join(f"K={K} {row[f'K={K}']:,.0f}/s" for K in (1, 16, 64))
+            + f"  -> K=64 is {row['K=64'] / naive:,.0f}x naive,"
+            + f" {row['K=64'] / fused:,.1f}x nn.LSTM",
+            flush=True,
+        )
+    lines = [
+        "# trainer_speed: 1997 LSTM, adding problem, 93 weights, on-line SGD, one core",
+        "",
+        f"Measured {time.strftime('%Y-%m-%d')} by `python -m benchmarks.trainer_speed`"
+        f"{' --quick' if args.quick else ''} (sequences/s; ratios from the same run).",
+        "",
+        "| T | naive eager torch | torch.nn.LSTM b=1 | carousel K=1 | K=16 | K=64 "
+        "| K=64 / naive | K=64 / nn.LSTM | K=64 us/seq/step |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['T']} | {r['naive']:,.0f} | {r['nn.LSTM']:,.0f} | {r['K=1']:,.0f} "
+            f"| {r['K=16']:,.0f} | {r['K=64']:,.0f} | {r['K=64'] / r['naive']:,.0f}x "
+            f"| {r['K=64'] / r['nn.LSTM']:,.1f}x | {1e6 / r['K=64'] / (1.05 * r['T']):.3f} |"
+        )
+    lines += ["", f"Peak RSS of the process after all runs: {rows[-1]['rss64']:.0f} MiB."]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text("\n".join(lines) + "\n")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
