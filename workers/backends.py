@@ -84,12 +84,13 @@ class KernelBackend:
         self.cfg = kernel.kernel_config(lay, g=model.g, h=model.h)
 
     def _arrays(self, lb: LaneBatch) -> tuple[np.ndarray, ...]:
+        # the kernel reads SequenceBatch's own dtypes (int32 indices, float64 values): no copies
         return (
-            lb.lane("idx").astype(np.int32),
-            lb.lane("val").astype(self.dtype),
-            lb.lane("lengths").astype(np.int32),
-            lb.lane("targets").astype(self.dtype),
-            lb.lane("target_steps").astype(np.int32),
+            lb.lane("idx"),
+            lb.lane("val"),
+            lb.lane("lengths"),
+            lb.lane("targets"),
+            lb.lane("target_steps"),
         )
 
     def train_block(self, lb: LaneBatch, n_seq: np.ndarray, lr: float) -> np.ndarray:

@@ -1,9 +1,10 @@
-"""Compiled on-line SGD for K independent 1997 LSTM nets: the paper's truncated gradient, lanes on SIMD.
+"""Compiled on-line SGD for K independent 1997 LSTM nets: the paper's truncated gradient on SIMD.
 
 The readable reference is `models.lstm1997.Lstm1997` with ``gradient="truncated"``; this kernel
 computes the same weights (to rounding) orders of magnitude faster. Weight layout: exactly
 `models.layout.Lstm1997Layout` (hidden units block by block ``[in_j][out_j] c_j1 .. c_jS``;
-``Wh (Hn, U)`` over ``u = [x(t) | y_hidden(t-1) | 1]``; ``Wo (O, Uo)`` over ``v = [y_c(t) | x(t) | 1]``).
+``Wh (Hn, U)`` over ``u = [x(t) | y_hidden(t-1) | 1]``; ``Wo (O, Uo)`` over
+``v = [y_c(t) | x(t) | 1]``).
 
 Learning rule (paper Sec. 4 and App. A.1; truncated RTRL/BPTT hybrid). Every recurrent input
 ``u(t)`` is a constant for the gradient; error reaches the past only through the CEC ``s``. So the
@@ -24,15 +25,21 @@ The summed gradient of a sequence is applied at its end (on-line, one sequence p
 ``W -= lr * grad`` on the existing weights only (mask 1). Cost and memory per step do not depend on
 the sequence length. No forget gate (the trainer uses torch for that variant).
 
-Speed: the K nets run in chunks of ``LANES`` lanes, each lane one net, the lane index innermost and
-contiguous in every internal array (``W (Hn, U, LANES)``, ``P_c (CS, U, LANES)`` ...), so every
-inner loop is a SIMD loop across nets. Lanes of a chunk run their b-th sequences in lock step up to
-the longest; a lane past its own end computes on padding but nothing it computes there is used (its
-error slots all lie before its end and its state is reset before its next sequence). No arithmetic
-mixes lanes and no control flow depends on a lane's values, so a diverged (NaN) lane cannot affect
-another lane, and a lane's results do not depend on which other lanes share its chunk. The logistic
-function uses an inlined polynomial ``exp`` (1 ulp in float64) because libm's ``exp`` does not
-vectorise.
+Speed: the K nets run in chunks of up to ``LANES`` lanes, one net per lane, the lane index
+innermost and contiguous in every internal array (``W (Hn, U, lanes)``, ``P_c (CS, U, lanes)``
+...), so every inner loop is a SIMD loop across nets (frozen lanes, ``n_seq == 0``, are left out of
+the chunks). Three things make LLVM emit that SIMD code: the lane loops have a run-time trip count
+(numba leaves LLVM's SLP vectoriser off, so a constant count would be unrolled into scalar code),
+the scratch arrays are calloc'd buffers that LLVM knows alias nothing, and the logistic function
+uses an inlined polynomial ``exp`` (1 ulp in float64) because libm's ``exp`` does not vectorise.
+Inputs arrive as sparse (index, value) pairs: with few input units (``I <= 8 A``) each step's pairs
+become dense SIMD columns ("dense"), otherwise each lane gathers its A columns ("sparse").
+
+Lanes of a chunk run their b-th sequences in lock step up to the longest; a lane past its own end
+computes on zero input but nothing it computes there is used (its error slots all lie before its
+end and its state is reset before its next sequence). No arithmetic mixes lanes and no control flow
+depends on a lane's values, so a diverged (NaN) lane cannot affect another lane, and a lane's
+results do not depend on which other lanes share its chunk (bitwise, on this machine).
 
 Example:
     >>> from models.layout import Lstm1997Layout
@@ -133,8 +140,7 @@ def kernel_config(
 # polynomial (degree 13 in float64: < 1e-17 truncation; degree 7 in float32), 2^n built from bits.
 
 
-@intrinsic
-def _bits_as_f64(typingctx: Any, x: Any) -> Any:
+def _bits_as_f64_typing(typingctx: Any, x: Any) -> Any:
     sig = types.float64(types.int64)
 
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
@@ -143,8 +149,10 @@ def _bits_as_f64(typingctx: Any, x: Any) -> Any:
     return sig, codegen
 
 
-@intrinsic
-def _bits_as_f32(typingctx: Any, x: Any) -> Any:
+_bits_as_f64: Any = intrinsic(_bits_as_f64_typing)
+
+
+def _bits_as_f32_typing(typingctx: Any, x: Any) -> Any:
     sig = types.float32(types.int32)
 
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
@@ -153,8 +161,11 @@ def _bits_as_f32(typingctx: Any, x: Any) -> Any:
     return sig, codegen
 
 
+_bits_as_f32: Any = intrinsic(_bits_as_f32_typing)
+
+
 @njit(error_model="numpy")  # type: ignore[misc]
-def _logistic64(x: float) -> float:
+def _logistic64(x: Any) -> Any:
     z = -x
     z = 708.0 if z > 708.0 else z  # NaN passes through both clamps and stays NaN
     z = -708.0 if z < -708.0 else z
@@ -187,7 +198,7 @@ _HI32, _LO32 = _F(87.0), _F(-87.0)
 
 
 @njit(error_model="numpy")  # type: ignore[misc]
-def _logistic32(x: float) -> float:
+def _logistic32(x: Any) -> Any:
     z = -x
     z = _HI32 if z > _HI32 else z
     z = _LO32 if z < _LO32 else z
@@ -221,8 +232,7 @@ def _logistic_overload(x):  # numba compares this signature with the implementat
 # Scratch buffers straight from libc calloc, whose result LLVM knows to alias no other memory.
 
 
-@intrinsic
-def _calloc(typingctx: Any, n: Any, like: Any) -> Any:
+def _calloc_typing(typingctx: Any, n: Any, like: Any) -> Any:
     """Zeroed buffer of ``n`` elements of ``like``'s dtype; release it with `_free`."""
     dt = like.dtype
 
@@ -238,8 +248,10 @@ def _calloc(typingctx: Any, n: Any, like: Any) -> Any:
     return types.CPointer(dt)(types.intp, like), codegen
 
 
-@intrinsic
-def _free(typingctx: Any, ptr: Any) -> Any:
+_calloc: Any = intrinsic(_calloc_typing)
+
+
+def _free_typing(typingctx: Any, ptr: Any) -> Any:
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
         fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer()])
         fn = cgutils.get_or_insert_function(builder.module, fnty, "free")
@@ -247,6 +259,9 @@ def _free(typingctx: Any, ptr: Any) -> Any:
         return context.get_dummy_value()
 
     return types.void(ptr), codegen
+
+
+_free: Any = intrinsic(_free_typing)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -795,7 +810,7 @@ def _prepare(
     if out_y.dtype != Wh.dtype:
         raise TypeError(f"out_y must have the weights' dtype {Wh.dtype}, got {out_y.dtype}")
     for name, a in (("Wh", Wh), ("Wo", Wo), ("out_y", out_y)):
-        if not a.flags.c_contiguous or (name == "out_y" or train) and not a.flags.writeable:
+        if not a.flags.c_contiguous or ((name == "out_y" or train) and not a.flags.writeable):
             raise ValueError(f"{name} must be C-contiguous (and writeable where written)")
     cfg = np.ascontiguousarray(cfg, dtype=np.int64)
     if cfg.shape != (len(CFG_FIELDS),):
@@ -829,7 +844,8 @@ def _prepare(
             raise ValueError(f"{name} must be 0/1")
     if cfg[8] == INPUT_MODES["auto"]:
         cfg = cfg.copy()
-        cfg[8] = INPUT_MODES["dense"] if I <= DENSE_MAX_PER_PAIR * max(A, 1) else 2
+        dense = I / max(A, 1) <= DENSE_MAX_PER_PAIR
+        cfg[8] = INPUT_MODES["dense"] if dense else INPUT_MODES["sparse"]
     return (
         np.ascontiguousarray(mask_h, dtype=np.float64),
         np.ascontiguousarray(mask_o, dtype=np.float64),
@@ -881,6 +897,10 @@ def train_block(
         out_y: (K, B, E, O), weights' dtype: receives the outputs at the error slots from the
             forward pass of each trained sequence, before that sequence's update; 0 at unused
             slots; rows ``b >= n_seq[k]`` are not written.
+
+    The kernel reads idx/lengths/target_steps as int32 and val/targets as float64 (the dtypes of
+    `SequenceBatch`: no copy); other dtypes are converted first. One compiled variant per weight
+    dtype, cached on disk (numba ``cache=True``).
     """
     mh, mo, idx, val, lengths, steps, n_seq, cfg = _prepare(
         Wh, Wo, mask_h, mask_o, idx, val, lengths, target_steps, n_seq, cfg, out_y, True
@@ -888,22 +908,7 @@ def train_block(
     tg = np.ascontiguousarray(targets, dtype=np.float64)
     if tg.shape != out_y.shape:
         raise ValueError(f"targets has shape {tg.shape}, expected {out_y.shape}")
-    _run(
-        Wh,
-        Wo,
-        mh,
-        mo,
-        idx,
-        val,
-        lengths,
-        tg,
-        steps,
-        n_seq,
-        float(lr),
-        cfg,
-        True,
-        out_y,
-    )
+    _run(Wh, Wo, mh, mo, idx, val, lengths, tg, steps, n_seq, float(lr), cfg, True, out_y)
 
 
 def forward_block(
@@ -928,19 +933,4 @@ def forward_block(
         Wh, Wo, mask_h, mask_o, idx, val, lengths, target_steps, n_seq, cfg, out_y, False
     )
     tg = np.zeros((1, 1, 1, 1))
-    _run(
-        Wh,
-        Wo,
-        mh,
-        mo,
-        idx,
-        val,
-        lengths,
-        tg,
-        steps,
-        n_seq,
-        0.0,
-        cfg,
-        False,
-        out_y,
-    )
+    _run(Wh, Wo, mh, mo, idx, val, lengths, tg, steps, n_seq, 0.0, cfg, False, out_y)

@@ -1,0 +1,1 @@
+"""The Streamlit robustness-map dashboard (read-only on the study database)."""

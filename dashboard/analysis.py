@@ -1,0 +1,389 @@
+"""From query results to what the pages show: pandas in, pandas out, no Streamlit, no SQL.
+
+* :func:`choose_dim`: exact values for a grid axis, bins for a continuous one (TPE / random).
+* :func:`with_success`: success rate and Wilson interval per cell.
+* :func:`robust_summary`: per panel, the robust-region size and the most robust configuration.
+* :func:`lag_points`: each model's best and median configuration across the lag.
+* :func:`interaction_table`: the lr x size two-way decomposition per model.
+* :func:`param_importances`: Optuna's importance evaluators on our trials, in memory.
+* :func:`paper_table`: our mean sequences-to-success and success fraction beside the paper's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dashboard import stats
+from dashboard.queries import MODEL, Dim
+
+MAX_LEVELS = 30
+"""An axis with more distinct values than this is binned (TPE / random / QMC samplers)."""
+N_BINS = 8
+
+
+def choose_dim(name: str, values: pd.DataFrame) -> Dim:
+    """``(name, ())`` for an axis of few values; ``(name, edges)`` with N_BINS log- or
+    linear-spaced bins for a numeric axis of many (log when positive and spanning >= 20x).
+
+    ``values``: `data.param_values` rows (name, value_num, ...)."""
+    if name == MODEL:
+        return (name, ())
+    v = values.loc[values["name"] == name, "value_num"].dropna().to_numpy(dtype=float)
+    if len(v) <= MAX_LEVELS:
+        return (name, ())
+    lo, hi = float(v.min()), float(v.max())
+    if lo > 0 and hi / lo >= 20:
+        edges = np.geomspace(lo, hi, N_BINS + 1)
+    else:
+        edges = np.linspace(lo, hi, N_BINS + 1)
+    return (name, tuple(float(f"{e:.6g}") for e in edges))
+
+
+def swept(values: pd.DataFrame) -> list[str]:
+    """Parameters with two or more values among the finished trials, model first."""
+    counts = values.groupby("name")["label"].nunique()
+    names = sorted(n for n, c in counts.items() if c > 1)
+    return sorted(names, key=lambda n: n != MODEL)
+
+
+def with_success(cells: pd.DataFrame) -> pd.DataFrame:
+    """Add success = n_solved / n_seeds and its Wilson 95% interval (ci_low, ci_high)."""
+    cells = cells.copy()
+    k = cells["n_solved"].to_numpy(dtype=float)
+    n = cells["n_seeds"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cells["success"] = np.where(n > 0, k / n, np.nan)
+    cells["ci_low"], cells["ci_high"] = stats.wilson_interval(k, n)
+    return cells
+
+
+def panel_grid(
+    sub: pd.DataFrame, x: str, y: str
+) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+    """(x labels, y labels, solved grid, seeds grid) of one panel, axes in numeric order."""
+    xs = _ordered(sub, x)
+    ys = _ordered(sub, y)
+    solved = np.full((len(ys), len(xs)), np.nan)
+    seeds = np.full_like(solved, np.nan)
+    xi = {v: j for j, v in enumerate(xs)}
+    yi = {v: i for i, v in enumerate(ys)}
+    for xv, yv, k, n in zip(sub[x], sub[y], sub["n_solved"], sub["n_seeds"], strict=True):
+        solved[yi[yv], xi[xv]] = k
+        seeds[yi[yv], xi[xv]] = n
+    return xs, ys, solved, seeds
+
+
+def _ordered(df: pd.DataFrame, col: str) -> list[str]:
+    keys = df[[col, f"{col}__sort"]].drop_duplicates(col)
+    keys = keys.assign(_nan=keys[f"{col}__sort"].isna())
+    return list(keys.sort_values(["_nan", f"{col}__sort", col])[col])
+
+
+def robust_summary(
+    cells: pd.DataFrame, x: str, y: str, panels: Sequence[str], threshold: float
+) -> pd.DataFrame:
+    """One row per panel: cells run, cells with success >= threshold and their fraction (the
+    robust-region size), the most robust configuration (highest success pooled over the cell and
+    its grid neighbours, `stats.neighbourhood_success`) and, for contrast, the single best cell.
+    """
+    rows = []
+    groups = cells.groupby(list(panels), sort=True) if panels else [((), cells)]
+    for key, sub in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        xs, ys, solved, seeds = panel_grid(sub, x, y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            success = np.where(seeds > 0, solved / seeds, np.nan)
+        n_robust, n_cells = stats.robust_fraction(success, threshold)
+        smooth = stats.neighbourhood_success(solved, seeds)
+        best_s = stats.argmax_2d(smooth, tie_break=success)
+        best_p = stats.argmax_2d(success)
+        row: dict[str, Any] = dict(zip(panels, key, strict=True))
+        row.update(
+            cells=n_cells,
+            robust_cells=n_robust,
+            robust_fraction=n_robust / n_cells if n_cells else float("nan"),
+        )
+        if best_s is not None and smooth[best_s] > 0:  # nothing solved: nothing is robust
+            i, j = best_s
+            row.update(
+                {
+                    x: xs[j],
+                    y: ys[i],
+                    "neighbourhood_success": float(smooth[i, j]),
+                    "cell_success": float(success[i, j]),
+                }
+            )
+        if best_p is not None and success[best_p] > 0:
+            i, j = best_p
+            where = ", ".join(
+                f"{a}={v}" for a, v in ((x, xs[j]), (y, ys[i])) if v not in ("", "n/a")
+            )
+            row.update(best_point=where or "the only cell", best_point_success=float(success[i, j]))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def lag_points(cells: pd.DataFrame, lag: str, config_dims: Sequence[str]) -> pd.DataFrame:
+    """Each model's best and median configuration, followed across the lag.
+
+    ``cells``: `data.aggregate` over (model, lag, *config_dims) with success added. A
+    configuration is a tuple of ``config_dims`` values; its score is its success pooled over all
+    lags it was run at, among the configurations run at the most lags (so a configuration seen at
+    one easy lag only cannot win). Best = highest score (ties: fewer median sequences); median =
+    the configuration with the (lower) median score. Returns one row per (model, which, lag).
+    """
+    out = []
+    cfg_cols = list(config_dims)
+    for model, sub in cells.groupby(MODEL, sort=True):
+        keyed = sub.assign(_cfg=_config_text(sub, cfg_cols))
+        per = keyed.groupby("_cfg").agg(
+            n_solved=("n_solved", "sum"),
+            n_seeds=("n_seeds", "sum"),
+            n_lags=(lag, "nunique"),
+            seq=("seq_median", "mean"),
+        )
+        per = per[per["n_lags"] == per["n_lags"].max()]
+        per = per.assign(score=per["n_solved"] / per["n_seeds"].where(per["n_seeds"] > 0))
+        per = per.sort_values(["score", "seq"], ascending=[False, True], na_position="last")
+        picks = {"best": per.index[0]}
+        picks["median"] = per.index[stats.median_index(list(per["score"].fillna(0.0)))]
+        for which, cfg in picks.items():
+            pts = keyed[keyed["_cfg"] == cfg]
+            for r in pts.itertuples(index=False):
+                out.append(
+                    {
+                        "model": model,
+                        "which": which,
+                        "config": cfg,
+                        lag: getattr(r, f"{lag}__sort"),
+                        f"{lag}_label": getattr(r, lag),
+                        "n_solved": r.n_solved,
+                        "n_seeds": r.n_seeds,
+                        "success": r.success,
+                        "ci_low": r.ci_low,
+                        "ci_high": r.ci_high,
+                        "seq_median": r.seq_median,
+                    }
+                )
+    return pd.DataFrame(out)
+
+
+def _config_text(df: pd.DataFrame, cols: Sequence[str]) -> list[str]:
+    if not cols:
+        return ["(all trials)"] * len(df)
+    return [
+        ", ".join(f"{c}={v}" for c, v in zip(cols, vals, strict=True) if v != "n/a") or "(default)"
+        for vals in df[list(cols)].itertuples(index=False)
+    ]
+
+
+def interaction_table(cells: pd.DataFrame, lr: str, size: str) -> pd.DataFrame:
+    """Per model, the two-way decomposition (`stats.two_way_anova`) of success over the lr x size
+    grid (success pooled over every other parameter), on the largest complete subgrid."""
+    rows = []
+    for model, sub in cells.groupby(MODEL, sort=True):
+        sub = sub[(sub[lr] != "n/a") & (sub[size] != "n/a")]
+        if sub.empty:
+            continue
+        _, _, solved, seeds = panel_grid(sub, lr, size)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            means = np.where(seeds > 0, solved / seeds, np.nan)
+        keep_r, keep_c = stats.complete_subgrid(means)
+        res = stats.two_way_anova(means[np.ix_(keep_r, keep_c)], seeds[np.ix_(keep_r, keep_c)])
+        row: dict[str, Any] = {
+            "model": model,
+            "grid": f"{int(keep_c.sum())} {lr} × {int(keep_r.sum())} {size}",
+        }
+        if res is None:
+            row["note"] = "needs a complete grid of at least 2 × 2 cells with some variation"
+        else:
+            row.update(
+                lr_share=res.col_effect,
+                size_share=res.row_effect,
+                interaction_share=res.interaction,
+                noise_floor=res.noise_floor,
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def param_importances(
+    trials: pd.DataFrame,
+    params: pd.DataFrame,
+    evaluator: str = "ped_anova",
+    target_quantile: float = 0.1,
+    by_model: bool = True,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Importance of each swept parameter for success, by Optuna's evaluators, computed on an
+    in-memory Optuna study rebuilt from our tables (the dashboard never opens Optuna's RDB
+    storage, which creates or upgrades tables on open). Value = the trial's success rate.
+
+    Distributions: numeric parameters with integer values -> IntDistribution, other numeric ->
+    FloatDistribution (log when positive and spanning >= 20x), text -> CategoricalDistribution.
+    Parameters with one value in a scope are left out of it. Returns a frame (scope, param,
+    importance, n_trials), scope being a model name or "all models" (then ``model`` is a
+    parameter), and the evaluator's warnings (e.g. too few trials to separate the top quantile).
+    """
+    import optuna
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    wide = params.pivot_table(index="trial_id", columns="name", values="value_num", aggfunc="first")
+    text = params.pivot_table(
+        index="trial_id", columns="name", values="value_text", aggfunc="first"
+    )
+    scopes: list[tuple[str, pd.DataFrame]] = []
+    if by_model:
+        scopes += [(str(m), sub) for m, sub in trials.groupby("model", sort=True)]
+    else:
+        scopes.append(("all models", trials))
+    rows = []
+    notes: list[str] = []
+    for scope, sub in scopes:
+        if sub["success_rate"].nunique(dropna=False) < 2:
+            value = sub["success_rate"].iloc[0]
+            notes.append(
+                f"{scope}: every trial has the same success ({value:.2f}), so no parameter "
+                "can matter; left out"
+            )
+            continue
+        ids = sub["trial_id"].to_numpy()
+        dists: dict[str, Any] = {}
+        values: dict[str, dict[int, Any]] = {}
+        names = sorted(set(text.columns) | set(wide.columns))
+        for name in names:
+            num = wide[name].reindex(ids) if name in wide else pd.Series(np.nan, index=ids)
+            txt = text[name].reindex(ids) if name in text else pd.Series(None, index=ids)
+            present = txt.notna() | num.notna()
+            if present.sum() == 0:
+                continue
+            if num[present].notna().all():
+                vals = num[present].astype(float)
+                lo, hi = float(vals.min()), float(vals.max())
+                if lo == hi:
+                    continue
+                if np.all(np.mod(vals, 1) == 0):
+                    dists[name] = IntDistribution(int(lo), int(hi))
+                    values[name] = {int(k): int(v) for k, v in vals.items()}
+                else:
+                    dists[name] = FloatDistribution(lo, hi, log=lo > 0 and hi / lo >= 20)
+                    values[name] = {int(k): float(v) for k, v in vals.items()}
+            else:
+                vals = txt[present].astype(str)
+                choices = sorted(vals.unique())
+                if len(choices) < 2:
+                    continue
+                dists[name] = CategoricalDistribution(choices)
+                values[name] = {int(k): v for k, v in vals.items()}
+        if not dists:
+            continue
+        frozen = [
+            optuna.trial.create_trial(
+                params={n: values[n][tid] for n in dists if tid in values[n]},
+                distributions={n: dists[n] for n in dists if tid in values[n]},
+                value=float(v) if v is not None and not math.isnan(v) else 0.0,
+            )
+            for tid, v in zip(sub["trial_id"], sub["success_rate"], strict=True)
+        ]
+        study = optuna.create_study(direction="maximize")
+        study.add_trials(frozen)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            imp = optuna.importance.get_param_importances(
+                study, evaluator=_evaluator(evaluator, target_quantile), normalize=True
+            )
+        notes += [f"{scope}: {w.message}" for w in caught]
+        for name, value in imp.items():
+            rows.append(
+                {"scope": scope, "param": name, "importance": float(value), "n_trials": len(sub)}
+            )
+    return pd.DataFrame(rows, columns=["scope", "param", "importance", "n_trials"]), notes
+
+
+EVALUATORS = {"ped_anova": "PED-ANOVA", "fanova": "fANOVA", "mdi": "Mean decrease impurity"}
+
+
+def available_evaluators() -> dict[str, str]:
+    """Evaluators usable here: PED-ANOVA always; fANOVA and MDI need scikit-learn."""
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        return {"ped_anova": EVALUATORS["ped_anova"]}
+    return dict(EVALUATORS)
+
+
+def _evaluator(name: str, target_quantile: float) -> Any:
+    from optuna import importance
+
+    if name == "fanova":
+        return importance.FanovaImportanceEvaluator(seed=0)
+    if name == "mdi":
+        return importance.MeanDecreaseImpurityImportanceEvaluator(seed=0)
+    return importance.PedAnovaImportanceEvaluator(target_quantile=target_quantile)
+
+
+def paper_table(trials: pd.DataFrame) -> pd.DataFrame:
+    """Our results per (study, model, task parameters) beside the paper's table values.
+
+    ``trials``: `queries.paper_trials`. Ours: success = solved seeds / seeds; mean sequences to
+    success = mean of the solved seeds' sequences-to-solve (the paper reports the mean over its
+    successful trials). Paper: `workers.tasks` PaperSetup.paper_sequences / paper_success for the
+    task at those parameters (None where the paper gives no number)."""
+    from workers.tasks import make_task
+
+    if trials.empty:
+        return pd.DataFrame()
+    rows = []
+    trials = trials.assign(
+        task_params=[json.dumps(_task_params(c), sort_keys=True) for c in trials["config"]]
+    )
+    keys = ["study", "task", "paper_experiment", "model", "task_params"]
+    for key, sub in trials.groupby(keys, sort=True):
+        study, task, exp, model, tp = key
+        n_seeds = int(sub["n_seeds"].fillna(0).sum())
+        n_solved = int(sub["n_solved"].fillna(0).sum())
+        seq_n = float(sub["solved_seq_n"].fillna(0).sum())
+        seq_sum = float(sub["solved_seq_sum"].fillna(0).sum())
+        paper_seq = paper_ok = None
+        try:
+            setup = make_task(task, **json.loads(tp)).paper
+            paper_seq, paper_ok = setup.paper_sequences, setup.paper_success
+        except Exception:
+            pass
+        params = ", ".join(f"{k}={v}" for k, v in json.loads(tp).items())
+        rows.append(
+            {
+                "study": study,
+                "experiment": exp,
+                "task": task,
+                "task_params": params,
+                "model": model,
+                "row": f"{exp} {params}".strip() + ("" if model == "lstm1997" else f" ({model})"),
+                "n_seeds": n_seeds,
+                "n_solved": n_solved,
+                "ours_success": n_solved / n_seeds if n_seeds else float("nan"),
+                "ours_mean_seq": seq_sum / seq_n if seq_n else float("nan"),
+                "paper_mean_seq": paper_seq,
+                "paper_success": paper_ok,
+            }
+        )
+    out = pd.DataFrame(rows)
+    out["ratio_seq"] = out["ours_mean_seq"] / pd.to_numeric(out["paper_mean_seq"], errors="coerce")
+    return out
+
+
+def _task_params(config: Any) -> dict[str, Any]:
+    if isinstance(config, str):
+        config = json.loads(config)
+    return dict((config or {}).get("task_params") or {})

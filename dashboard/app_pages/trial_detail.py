@@ -1,0 +1,135 @@
+"""Trial detail: one configuration's per-seed results and learning curves.
+
+A configuration may span several trials (a re-queued configuration adds seeds); the page pools
+every trial of the study with the chosen trial's configuration key. ``?trial=N`` in the address
+opens trial N.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, data, stats, ui
+
+cur = ui.current()
+st.title("Trial detail")
+
+try:
+    top = data.top_trials(cur.url, cur.study_id, 20)
+except data.QueryError as e:
+    ui.query_error(e)
+    st.stop()
+
+wanted = st.query_params.get("trial")
+default = int(top["number"].iloc[0]) if not top.empty else 0
+if wanted is not None:
+    try:
+        default = int(wanted)
+    except ValueError:
+        st.error(f"`trial={wanted}` in the address is not a trial number.")
+number = int(
+    st.number_input(
+        "trial number",
+        min_value=0,
+        value=default,
+        step=1,
+        key="trial_number",
+        help="Optuna's trial number within the study; the table below lists the best ones.",
+    )
+)
+st.query_params["trial"] = str(number)
+
+
+def seed_table(seeds: pd.DataFrame) -> pd.DataFrame:
+    return seeds.drop(columns=["curve"]).rename(columns={"sequences_to_solve": "seq_to_solve"})
+
+
+def curve_table(seeds: pd.DataFrame) -> pd.DataFrame:
+    rows = [
+        {
+            "trial": r.trial,
+            "replicate": r.replicate,
+            "sequences": p[0],
+            "train_error": p[1],
+            "fraction_correct": p[2],
+        }
+        for r in seeds.itertuples(index=False)
+        for p in (r.curve or [])
+    ]
+    return pd.DataFrame(
+        rows, columns=["trial", "replicate", "sequences", "train_error", "fraction_correct"]
+    )
+
+
+def render() -> None:
+    try:
+        row, params = data.trial(cur.url, cur.study_id, number)
+    except data.QueryError as e:
+        ui.query_error(e)
+        return
+    if row.empty:
+        st.warning(
+            f"Study `{cur.name}` has no trial #{number}"
+            + (f"; its best is #{default}." if not top.empty else " (no trial has finished yet).")
+        )
+    else:
+        t = row.iloc[0]
+        settings = ", ".join(
+            f"{p.name}={data.label(p.value_text, p.value_num)}"
+            for p in params.itertuples(index=False)
+        )
+        st.subheader(f"Trial #{number}: {t['model']}")
+        st.markdown(f"{settings}  \nstate **{t['state']}**")
+        if t["state"] == "FAIL" and isinstance(t["error"], str):
+            st.error(f"This trial failed:\n\n```\n{t['error'][-2000:]}\n```")
+        seeds = data.seeds_of_config(cur.url, cur.study_id, str(t["config_key"]))
+        if seeds.empty:
+            st.info("No seed of this configuration has finished yet.")
+        else:
+            n, k = len(seeds), int(seeds["solved"].astype(bool).sum())
+            lo, hi = stats.wilson_interval(k, n)
+            solved_seq = seeds.loc[seeds["solved"].astype(bool), "sequences_to_solve"].dropna()
+            m = st.columns(4)
+            m[0].metric("solved seeds", f"{k}/{n}")
+            m[1].metric(
+                "success (Wilson 95%)", f"{k / n:.2f}", help=f"[{float(lo):.2f}, {float(hi):.2f}]"
+            )
+            m[2].metric(
+                "median sequences to solve",
+                f"{solved_seq.median():,.0f}" if len(solved_seq) else "—",
+            )
+            m[3].metric("weights", "—" if pd.isna(t["weights"]) else f"{int(t['weights'])}")
+            trials = sorted(seeds["trial"].unique())
+            if len(trials) > 1:
+                st.caption(
+                    f"Seeds pooled from trials {', '.join(f'#{x}' for x in trials)} "
+                    "(same configuration)."
+                )
+            ui.figure(
+                charts.learning_curves(seeds), f"{cur.name}-trial{number}-curves", key="curves"
+            )
+            ui.table(seed_table(seeds), f"{cur.name}-trial{number}-seeds", key="seeds_table")
+            with st.expander("learning-curve points"):
+                ui.table(curve_table(seeds), f"{cur.name}-trial{number}-curves", key="curve_points")
+    st.subheader("Best trials")
+    ui.table(
+        top[
+            [
+                "number",
+                "model",
+                "params",
+                "n_solved",
+                "n_seeds",
+                "success_rate",
+                "seq_to_solve_median",
+                "weights",
+                "wall_s",
+            ]
+        ],
+        f"{cur.name}-best-trials",
+        key="top_table",
+    )
+
+
+ui.live(cur, render)

@@ -1,0 +1,452 @@
+"""The dashboard's SQL: read-only SELECTs over carousel's tables, each returning a DataFrame.
+
+Everything the pages show is aggregated here, in the database, so a study of 10,000 trials comes
+back as a few hundred rows (one per map cell), never as 10,000 Python objects
+(optuna-dashboard#385). The statements are SQLAlchemy Core over `study.schema`'s tables and run
+unchanged on SQLite and PostgreSQL.
+
+Dimensions: a map cell, a lag-curve point or a configuration is a tuple of *dimensions*, each a
+parameter name from ``carousel_params`` (EAV) or ``"model"`` (a column of ``carousel_trials``).
+Each dimension is one LEFT JOIN of ``carousel_params``; a trial that lacks a parameter (an Elman
+net has no ``blocks``) falls into that dimension's NULL group, shown as "n/a". The result has two
+columns per dimension, ``<name>__text`` and ``<name>__num``, grouped on both: the text is the
+label, the number orders the axis.
+
+Medians: SQL has no portable MEDIAN, so :func:`cell_medians` computes the exact median of the
+solved seeds' sequences-to-solve per cell with window functions (``row_number`` and ``count``
+over the cell's partition, then the average of the one or two middle rows), which SQLite >= 3.25
+and PostgreSQL both run. It touches ``carousel_seeds`` and is a separate query, so the counts
+query stays a pure ``GROUP BY`` over trials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import (
+    Float,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    inspect,
+    literal,
+    null,
+    or_,
+    select,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.elements import Cast, ColumnElement
+
+from study.schema import ParamRow, SeedRow, StudyRow, TrialRow
+
+studies_t = StudyRow.__table__
+trials_t = TrialRow.__table__
+params_t = ParamRow.__table__
+seeds_t = SeedRow.__table__
+
+CAROUSEL_TABLES = ("carousel_studies", "carousel_trials", "carousel_params", "carousel_seeds")
+COMPLETE = "COMPLETE"
+DONE = ("COMPLETE", "PRUNED")
+"""Trial states whose seeds count: a pruned configuration's first-stage seeds are real results,
+and leaving them out would make the map look better than the study found."""
+MODEL = "model"
+
+Dim = tuple[str, tuple[float, ...]]
+"""(parameter name, bin edges). No edges: group by exact value. Edges e_0 < ... < e_k: group by
+bin index i with e_i <= value < e_{i+1} (first and last bins open-ended), for continuous axes
+sampled by TPE / random / QMC, where every trial has its own value."""
+Filter = tuple[str, tuple[str, ...]]
+"""(parameter name, allowed value texts). A trial without the parameter always passes."""
+
+
+def _frame(conn: Engine | Connection, stmt: Any) -> pd.DataFrame:
+    """Run one SELECT in its own short read transaction; PostgreSQL's NUMERIC (avg) -> float."""
+    if isinstance(conn, Engine):
+        with conn.connect() as c:
+            result = c.execute(stmt)
+            df = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    else:
+        result = conn.execute(stmt)
+        df = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    for col in df.columns:
+        first = df[col].dropna()
+        if len(first) and isinstance(first.iloc[0], Decimal):
+            df[col] = df[col].astype(float)
+    return df
+
+
+def table_names(engine: Engine) -> set[str]:
+    """Names of the tables in the database."""
+    return set(inspect(engine).get_table_names())
+
+
+def studies(conn: Engine | Connection) -> pd.DataFrame:
+    """One row per carousel study with its trial counts by state, most recently active first
+    (the default study of the pages: `make demo` ends on the study it just ran)."""
+    t = trials_t
+    counts = (
+        select(
+            t.c.study_id,
+            func.count(t.c.id).label("n_trials"),
+            func.sum(case((t.c.state == COMPLETE, 1), else_=0)).label("n_complete"),
+            func.sum(case((t.c.state == "RUNNING", 1), else_=0)).label("n_running"),
+            func.sum(case((t.c.state == "FAIL", 1), else_=0)).label("n_failed"),
+            func.sum(case((t.c.state == "PRUNED", 1), else_=0)).label("n_pruned"),
+            func.max(t.c.finished_at).label("last_finished"),
+        )
+        .group_by(t.c.study_id)
+        .subquery()
+    )
+    s = studies_t
+    stmt = (
+        select(
+            s.c.id,
+            s.c.name,
+            s.c.task,
+            s.c.models,
+            s.c.sampler,
+            s.c.seeds,
+            s.c.max_sequences,
+            s.c.reading,
+            s.c.lag_param,
+            s.c.paper_experiment,
+            s.c.status,
+            s.c.n_planned,
+            s.c.created_at,
+            s.c.updated_at,
+            func.coalesce(counts.c.n_trials, 0).label("n_trials"),
+            func.coalesce(counts.c.n_complete, 0).label("n_complete"),
+            func.coalesce(counts.c.n_running, 0).label("n_running"),
+            func.coalesce(counts.c.n_failed, 0).label("n_failed"),
+            func.coalesce(counts.c.n_pruned, 0).label("n_pruned"),
+            counts.c.last_finished,
+        )
+        .select_from(s.outerjoin(counts, counts.c.study_id == s.c.id))
+        .order_by(s.c.updated_at.desc(), s.c.id.desc())  # most recently active first
+    )
+    return _frame(conn, stmt)
+
+
+def _trial_columns() -> list[Any]:
+    t = trials_t
+    return [
+        t.c.id.label("trial_id"),
+        t.c.study_id,
+        t.c.number,
+        t.c.model,
+        t.c.state,
+        t.c.n_seeds,
+        t.c.n_solved,
+        t.c.n_diverged,
+        t.c.success_rate,
+        t.c.seq_to_solve_median,
+        t.c.weights,
+        t.c.wall_s,
+        t.c.config_key,
+    ]
+
+
+def _ranked(stmt: Select) -> Select:
+    t = trials_t
+    return stmt.order_by(
+        t.c.success_rate.desc(),
+        t.c.n_seeds.desc(),
+        func.coalesce(t.c.seq_to_solve_median, 1e18),
+        t.c.number,
+    )
+
+
+def best_trials(conn: Engine | Connection) -> pd.DataFrame:
+    """The best completed trial of every study: highest success rate, then more seeds, then
+    fewer sequences to solve (one row per study, via a window function)."""
+    t = trials_t
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=t.c.study_id,
+            order_by=(
+                t.c.success_rate.desc(),
+                t.c.n_seeds.desc(),
+                func.coalesce(t.c.seq_to_solve_median, 1e18),
+                t.c.number,
+            ),
+        )
+        .label("rank")
+    )
+    ranked = select(*_trial_columns(), rank).where(t.c.state == COMPLETE).subquery()
+    return _frame(conn, select(ranked).where(ranked.c.rank == 1))
+
+
+def top_trials(conn: Engine | Connection, study_id: int, limit: int = 20) -> pd.DataFrame:
+    """The ``limit`` best completed trials of a study (same order as :func:`best_trials`)."""
+    t = trials_t
+    stmt = select(*_trial_columns()).where(t.c.study_id == study_id, t.c.state == COMPLETE)
+    return _frame(conn, _ranked(stmt).limit(limit))
+
+
+def trial_by_number(conn: Engine | Connection, study_id: int, number: int) -> pd.DataFrame:
+    """The trial with Optuna number ``number`` in the study (0 or 1 row), with its config."""
+    t = trials_t
+    stmt = select(*_trial_columns(), t.c.config, t.c.error, t.c.backend).where(
+        t.c.study_id == study_id, t.c.number == number
+    )
+    return _frame(conn, stmt)
+
+
+def params_of(conn: Engine | Connection, trial_ids: Sequence[int]) -> pd.DataFrame:
+    """Long-format parameters (trial_id, name, value_text, value_num) of the given trials."""
+    p = params_t
+    if not trial_ids:
+        return pd.DataFrame(columns=["trial_id", "name", "value_text", "value_num"])
+    stmt = (
+        select(p.c.trial_id, p.c.name, p.c.value_text, p.c.value_num)
+        .where(p.c.trial_id.in_([int(i) for i in trial_ids]))
+        .order_by(p.c.trial_id, p.c.name)
+    )
+    return _frame(conn, stmt)
+
+
+def param_values(conn: Engine | Connection, study_id: int) -> pd.DataFrame:
+    """Distinct values of every parameter over the study's completed trials, with trial counts:
+    (name, value_text, value_num, n_trials). A parameter with two or more values is swept."""
+    p, t = params_t, trials_t
+    stmt = (
+        select(p.c.name, p.c.value_text, p.c.value_num, func.count(p.c.id).label("n_trials"))
+        .select_from(p.join(t, t.c.id == p.c.trial_id))
+        .where(t.c.study_id == study_id, t.c.state.in_(DONE))
+        .group_by(p.c.name, p.c.value_text, p.c.value_num)
+        .order_by(p.c.name, p.c.value_num, p.c.value_text)
+    )
+    return _frame(conn, stmt)
+
+
+def _dimensioned(
+    dims: Sequence[Dim], filters: Sequence[Filter], base: Any
+) -> tuple[Any, list[ColumnElement[Any]], list[ColumnElement[Any]]]:
+    """Join one aliased ``carousel_params`` per dimension and per filter onto ``base``.
+
+    Returns (from clause, labelled dimension columns, filter conditions)."""
+    t = trials_t
+    from_ = base
+    cols: list[ColumnElement[Any]] = []
+    for i, (name, edges) in enumerate(dims):
+        if name == MODEL:
+            cols += [t.c.model.label(f"{name}__text"), cast(null(), Float).label(f"{name}__num")]
+            continue
+        pa = params_t.alias(f"d{i}")
+        from_ = from_.outerjoin(pa, and_(pa.c.trial_id == t.c.id, pa.c.name == name))
+        if edges:
+            inner = list(edges[1:-1])
+            whens: list[tuple[Any, Any]] = [(pa.c.value_num.is_(None), None)]
+            whens += [(pa.c.value_num < e, float(k)) for k, e in enumerate(inner)]
+            binned = case(*whens, else_=float(len(inner)))
+            cols += [cast(null(), String).label(f"{name}__text"), binned.label(f"{name}__num")]
+        else:
+            cols += [pa.c.value_text.label(f"{name}__text"), pa.c.value_num.label(f"{name}__num")]
+    conds: list[ColumnElement[Any]] = []
+    for j, (name, allowed) in enumerate(filters):
+        if name == MODEL:
+            conds.append(t.c.model.in_(list(allowed)))
+            continue
+        fa = params_t.alias(f"f{j}")
+        from_ = from_.outerjoin(fa, and_(fa.c.trial_id == t.c.id, fa.c.name == name))
+        conds.append(or_(fa.c.id.is_(None), fa.c.value_text.in_(list(allowed))))
+    return from_, cols, conds
+
+
+def _keys(cols: list[ColumnElement[Any]]) -> list[Any]:
+    """GROUP BY / PARTITION BY expressions: the labelled expressions, minus constant NULLs."""
+    out = []
+    for c in cols:
+        inner = getattr(c, "element", c)
+        if getattr(inner, "type", None) is not None and isinstance(inner, Cast):
+            continue  # cast(NULL): a constant, nothing to group by
+        out.append(inner)
+    return out
+
+
+def aggregate(
+    conn: Engine | Connection,
+    study_id: int,
+    dims: Sequence[Dim],
+    filters: Sequence[Filter] = (),
+) -> pd.DataFrame:
+    """Per-cell sums over the study's finished trials, grouped by ``dims`` (see module doc).
+
+    Columns: ``<dim>__text``/``<dim>__num`` per dimension, n_trials, n_seeds, n_solved,
+    n_diverged, seq_median_mean (mean of the trials' median sequences-to-solve), weights,
+    first_trial (smallest trial number in the cell).
+    """
+    t = trials_t
+    from_, cols, conds = _dimensioned(dims, filters, t)
+    stmt = (
+        select(
+            *cols,
+            func.count(t.c.id).label("n_trials"),
+            func.coalesce(func.sum(t.c.n_seeds), 0).label("n_seeds"),
+            func.coalesce(func.sum(t.c.n_solved), 0).label("n_solved"),
+            func.coalesce(func.sum(t.c.n_diverged), 0).label("n_diverged"),
+            func.avg(t.c.seq_to_solve_median).label("seq_median_mean"),
+            func.avg(t.c.weights).label("weights"),
+            func.min(t.c.number).label("first_trial"),
+        )
+        .select_from(from_)
+        .where(t.c.study_id == study_id, t.c.state.in_(DONE), *conds)
+        .group_by(*_keys(cols))
+    )
+    df = _frame(conn, stmt)
+    for col in ("n_trials", "n_seeds", "n_solved", "n_diverged"):
+        df[col] = df[col].astype("int64")
+    return df
+
+
+def cell_medians(
+    conn: Engine | Connection,
+    study_id: int,
+    dims: Sequence[Dim],
+    filters: Sequence[Filter] = (),
+) -> pd.DataFrame:
+    """Exact median sequences-to-solve of the solved seeds per cell (window functions, see the
+    module doc). Columns: the dimension columns, seq_median, n_solved_seeds, seq_mean."""
+    t, sd = trials_t, seeds_t
+    from_, cols, conds = _dimensioned(dims, filters, t.join(sd, sd.c.trial_id == t.c.id))
+    part = _keys(cols)
+    v = sd.c.sequences_to_solve
+    inner = (
+        select(
+            *cols,
+            v.label("v"),
+            func.row_number().over(partition_by=part or None, order_by=v).label("rn"),
+            func.count(literal(1)).over(partition_by=part or None).label("cnt"),
+            func.avg(v).over(partition_by=part or None).label("mean_v"),
+        )
+        .select_from(from_)
+        .where(
+            t.c.study_id == study_id,
+            t.c.state.in_(DONE),
+            sd.c.solved.is_(True),
+            v.is_not(None),
+            *conds,
+        )
+        .subquery()
+    )
+    dim_cols = [inner.c[c.name] for c in cols]
+    # the middle row (odd count) or the two middle rows (even count): cnt <= 2 rn <= cnt + 2
+    stmt = (
+        select(
+            *dim_cols,
+            func.avg(inner.c.v).label("seq_median"),
+            func.max(inner.c.cnt).label("n_solved_seeds"),
+            func.max(inner.c.mean_v).label("seq_mean"),
+        )
+        .where(2 * inner.c.rn >= inner.c.cnt, 2 * inner.c.rn <= inner.c.cnt + 2)
+        .group_by(*dim_cols)
+    )
+    return _frame(conn, stmt)
+
+
+def trials_with_params(
+    conn: Engine | Connection, study_id: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(trials, long-format params) of the study's completed trials, for importance analysis."""
+    t, p = trials_t, params_t
+    trials = _frame(
+        conn,
+        select(t.c.id.label("trial_id"), t.c.number, t.c.model, t.c.success_rate, t.c.n_seeds)
+        .where(t.c.study_id == study_id, t.c.state.in_(DONE))
+        .order_by(t.c.number),
+    )
+    params = _frame(
+        conn,
+        select(p.c.trial_id, p.c.name, p.c.value_text, p.c.value_num)
+        .select_from(p.join(t, t.c.id == p.c.trial_id))
+        .where(t.c.study_id == study_id, t.c.state.in_(DONE)),
+    )
+    return trials, params
+
+
+def seeds_of_config(conn: Engine | Connection, study_id: int, config_key: str) -> pd.DataFrame:
+    """Every seed of every trial of the study with this configuration key (re-queued trials of
+    one configuration add seeds to it), with the per-seed results and learning curve."""
+    t, sd = trials_t, seeds_t
+    stmt = (
+        select(
+            t.c.number.label("trial"),
+            t.c.state,
+            sd.c.replicate,
+            sd.c.seed,
+            sd.c.solved,
+            sd.c.diverged,
+            sd.c.sequences_to_solve,
+            sd.c.seq_literal,
+            sd.c.seq_mae,
+            sd.c.seq_frac99,
+            sd.c.sequences_trained,
+            sd.c.final_train_error,
+            sd.c.test_error,
+            sd.c.test_wrong,
+            sd.c.test_n,
+            sd.c.wall_s,
+            sd.c.curve,
+        )
+        .select_from(t.join(sd, sd.c.trial_id == t.c.id))
+        .where(t.c.study_id == study_id, t.c.config_key == config_key)
+        .order_by(sd.c.replicate, t.c.number)
+    )
+    return _frame(conn, stmt)
+
+
+def paper_trials(conn: Engine | Connection) -> pd.DataFrame:
+    """Completed trials of studies run from studies/paper/ (paper_experiment set), with their
+    config and per-trial sums over solved seeds (for the mean sequences-to-success)."""
+    s, t, sd = studies_t, trials_t, seeds_t
+    solved = sd.c.solved.is_(True)
+    per_trial = (
+        select(
+            sd.c.trial_id,
+            func.count(sd.c.id).label("seed_rows"),
+            func.sum(case((solved, 1), else_=0)).label("solved_rows"),
+            func.sum(case((solved, sd.c.sequences_to_solve), else_=0)).label("solved_seq_sum"),
+            func.sum(case((and_(solved, sd.c.sequences_to_solve.is_not(None)), 1), else_=0)).label(
+                "solved_seq_n"
+            ),
+        )
+        .group_by(sd.c.trial_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            s.c.name.label("study"),
+            s.c.task,
+            s.c.paper_experiment,
+            s.c.status,
+            t.c.id.label("trial_id"),
+            t.c.number,
+            t.c.model,
+            t.c.n_seeds,
+            t.c.n_solved,
+            t.c.config,
+            per_trial.c.solved_seq_sum,
+            per_trial.c.solved_seq_n,
+        )
+        .select_from(
+            s.join(t, t.c.study_id == s.c.id).outerjoin(per_trial, per_trial.c.trial_id == t.c.id)
+        )
+        .where(s.c.paper_experiment.is_not(None), t.c.state.in_(DONE))
+        .order_by(s.c.name, t.c.number)
+    )
+    return _frame(conn, stmt)
+
+
+def optuna_study_names(conn: Engine | Connection) -> list[str]:
+    """Names in Optuna's ``studies`` table (to point out studies carousel did not launch)."""
+    from sqlalchemy import column, table
+
+    st = table("studies", column("study_name"))
+    return [str(n) for n in _frame(conn, select(st.c.study_name))["study_name"]]

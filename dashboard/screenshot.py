@@ -1,0 +1,109 @@
+"""Screenshot a dashboard page in headless Chromium (for the README and for reports).
+
+    python -m dashboard.screenshot --storage sqlite:///carousel.db --study demo \\
+        --out dashboard/docs/robustness-map.png
+
+It serves the dashboard with ``carousel-dashboard`` on a free local port, opens the page in
+Chromium (``/usr/bin/chromium``, through Playwright; nothing is downloaded), waits for the plots
+to draw and saves a PNG. The end-to-end test uses the same :func:`serving` helper.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(storage: str, port: int | None = None, timeout: float = 60) -> Iterator[str]:
+    """Run ``carousel-dashboard --storage URL`` on a local port; yields the base address."""
+    port = port or free_port()
+    exe = Path(sys.executable).with_name("carousel-dashboard")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "dashboard.serve"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(
+        [*cmd, "--storage", storage, "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _wait_healthy(port, proc, timeout)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _wait_healthy(port: int, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            out = proc.stdout.read() if proc.stdout else ""
+            raise RuntimeError(f"carousel-dashboard exited with {proc.returncode}: {out}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.read() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"carousel-dashboard did not answer on port {port} within {timeout} s")
+
+
+def capture(address: str, out: Path, width: int = 1400, height: int = 1000) -> None:
+    """Open ``address``, wait for its plotly figures, save a full-page PNG to ``out``."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.goto(address, timeout=60_000)
+            page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+            page.wait_for_timeout(1500)  # let the last rerun settle
+            out.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(out), full_page=False)
+        finally:
+            browser.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m dashboard.screenshot", description=__doc__)
+    ap.add_argument(
+        "--storage", default=os.environ.get("CAROUSEL_STORAGE", "sqlite:///carousel.db")
+    )
+    ap.add_argument("--study", default="demo")
+    ap.add_argument("--page", default="", help="url path of the page ('' = the map)")
+    ap.add_argument("--out", type=Path, default=ROOT / "dashboard/docs/robustness-map.png")
+    args = ap.parse_args(argv)
+    with serving(args.storage) as base:
+        capture(f"{base}/{args.page}?study={args.study}", args.out)
+    print(f"saved {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,125 @@
+"""The search space of a spec: Optuna suggestions, grid enumeration, and params -> TrialConfig.
+
+The space is conditional on the model family (paper Sec. 4 vs. the baselines): every trial first
+picks ``model``; lstm1997 trials then take the memory-block parameters (blocks, cells per block,
+gates, gate biases, gradient, forget gate), baseline trials (elman, gru, lstm_forget) take their
+size (hidden units or a matched weight count). Learning rate, init range and the task's
+parameters are common to all. Fixed values are suggested too (one-choice categoricals), so
+Optuna's own records show the whole configuration.
+
+`suggest` only calls ``trial.suggest_*`` and does no work. `grid_points` enumerates the same
+space for a grid study; the driver enqueues those points itself, one at a time, so a grid point
+is never handed out twice (Optuna's GridSampler can duplicate points under parallel askers).
+
+Example:
+    >>> import optuna
+    >>> from study.spec import parse_spec
+    >>> spec = parse_spec('''
+    ... name = "x"
+    ... task = "adding"
+    ... models = ["lstm1997", "elman"]
+    ... seeds = 2
+    ... max_sequences = 100
+    ... [task_params]
+    ... T = 20
+    ... [space]
+    ... lr = [0.1, 0.5]
+    ... [space.lstm1997]
+    ... blocks = [1, 2]
+    ... ''')
+    >>> len(grid_points(spec))  # lstm1997: 2 lr x 2 blocks; elman: 2 lr
+    6
+    >>> trial = optuna.trial.FixedTrial({"model": "elman", "lr": 0.5, "T": 20})
+    >>> params = suggest(trial, spec)
+    >>> params
+    {'model': 'elman', 'lr': 0.5, 'T': 20}
+    >>> config_for(spec, params).model.name
+    'elman'
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import optuna
+
+from study.spec import Axis, Choice, Spec
+from workers.config import ModelSpec, TrialConfig
+
+MODEL_FIELDS = (
+    "blocks",
+    "cells_per_block",
+    "gates",
+    "gate_bias",
+    "gradient",
+    "forget_gate",
+    "hidden",
+    "match_weights",
+)
+"""Parameter names that go into ``ModelSpec`` (the others are lr, init_range, task params)."""
+
+
+def suggest(trial: optuna.trial.BaseTrial, spec: Spec) -> dict[str, Any]:
+    """The trial's parameters, drawn through ``trial.suggest_*`` only (define-by-run)."""
+    model = trial.suggest_categorical("model", list(spec.models))
+    params: dict[str, Any] = {"model": model}
+    for name, axis in spec.axes_for(str(model)).items():
+        params[name] = _suggest_one(trial, name, axis)
+    return params
+
+
+def _suggest_one(trial: optuna.trial.BaseTrial, name: str, axis: Axis) -> Any:
+    if isinstance(axis, Choice):
+        return trial.suggest_categorical(name, list(axis.values))
+    if axis.integer:
+        step = int(axis.step) if axis.step is not None else 1
+        return trial.suggest_int(name, int(axis.low), int(axis.high), step=step, log=axis.log)
+    return trial.suggest_float(name, axis.low, axis.high, step=axis.step, log=axis.log)
+
+
+def grid_points(spec: Spec) -> list[dict[str, Any]]:
+    """Every configuration of a grid spec as a params dict, model by model, in a fixed order."""
+    points = []
+    for model in spec.models:
+        axes = spec.axes_for(model)
+        values = [a.values for a in axes.values() if isinstance(a, Choice)]
+        if len(values) != len(axes):
+            raise ValueError("grid_points needs a spec whose axes are all value lists")
+        for combo in itertools.product(*values):
+            points.append({"model": model, **dict(zip(axes, combo, strict=True))})
+    return points
+
+
+def n_grid_points(spec: Spec) -> int:
+    """len(grid_points(spec)) without building the points."""
+    return sum(
+        math.prod(len(a.values) for a in spec.axes_for(m).values() if isinstance(a, Choice))
+        for m in spec.models
+    )
+
+
+def n_planned(spec: Spec) -> int:
+    """Trials the study is meant to finish: grid points, or n_trials for a search."""
+    return n_grid_points(spec) if spec.sampler == "grid" else int(spec.n_trials or 0)
+
+
+def config_for(spec: Spec, params: dict[str, Any]) -> TrialConfig:
+    """The TrialConfig of one parameter set; seeds derive from the spec's seed, never the trial."""
+    model = ModelSpec(
+        name=str(params["model"]), **{k: params[k] for k in MODEL_FIELDS if k in params}
+    )
+    return TrialConfig(
+        task=spec.task,
+        task_params={k: params[k] for k in spec.task_param_names},
+        model=model,
+        lr=params.get("lr"),
+        init_range=params.get("init_range"),
+        max_sequences=spec.max_sequences,
+        seeds=spec.seeds,
+        seed_base=spec.seed,
+        reading=spec.reading,  # type: ignore[arg-type]
+        backend=spec.backend,  # type: ignore[arg-type]
+        curve_points=spec.curve_points,
+    )

@@ -1,0 +1,153 @@
+"""Real studies on real local Ray, on SQLite and PostgreSQL: the driver and what it records."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+from study_helpers import (
+    TOP,
+    assert_every_point_complete_once,
+    optuna_trials,
+    our_trials,
+    tiny_spec,
+)
+
+from study.driver import run_study
+from study.queries import format_table, state_counts, success_table
+from study.spec import load_spec
+from study.storage import make_engine
+
+pytestmark = pytest.mark.usefixtures("ray_local")
+
+
+def test_grid_study_every_point_complete_exactly_once(storage_url: str, tmp_path: Path) -> None:
+    path = tiny_spec(tmp_path)
+    out = run_study(load_spec(path), storage_url, live=False)
+    assert (out.status, out.completed, out.failed) == ("done", 6, 0)
+    assert_every_point_complete_once(storage_url, "tiny", path)
+    assert len(optuna_trials(storage_url, "tiny")) == 6
+    # optuna's own view: a minimization-free study with 6 values in [0, 1]
+    study = optuna.load_study(study_name="tiny", storage=storage_url)
+    assert study.direction == optuna.study.StudyDirection.MAXIMIZE
+    assert all(0.0 <= t.value <= 1.0 for t in study.trials)  # type: ignore[operator]
+    # re-running the same spec finds nothing left to do and redoes nothing
+    again = run_study(load_spec(path), storage_url, live=False)
+    assert (again.status, again.completed) == ("done", 0)
+    assert len(optuna_trials(storage_url, "tiny")) == 6
+    engine = make_engine(storage_url, read_only=True)
+    assert state_counts(engine, "tiny") == {"COMPLETE": 6}
+    columns, rows = success_table(engine, "tiny")
+    engine.dispose()
+    assert columns == ["model", "lr", "blocks", "solved", "rate", "median seq"]
+    assert [r[0] for r in rows] == ["lstm1997"] * 4 + ["elman"] * 2
+    assert "lstm1997" in format_table(columns, rows)
+
+
+def test_dashboard_reader_never_blocks_the_sqlite_study(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/carousel.db"
+    path = tiny_spec(tmp_path)
+    errors: list[BaseException] = []
+    reads = 0
+    stop = threading.Event()
+
+    def read_loop() -> None:  # what a dashboard does: aggregate queries, Optuna reads
+        nonlocal reads
+        while not stop.is_set():
+            try:
+                if (tmp_path / "carousel.db").exists():
+                    engine = make_engine(url, read_only=True)
+                    success_table(engine, "tiny")
+                    started = bool(state_counts(engine, "tiny"))
+                    engine.dispose()
+                    if started:  # Optuna's schema is complete: its reader creates nothing
+                        optuna.load_study(study_name="tiny", storage=url).get_trials()
+                    reads += 1
+            except Exception as e:  # anything here is a failure of the test
+                if "no such table" not in str(e):  # our tables are not created yet
+                    errors.append(e)
+            time.sleep(0.02)
+
+    reader = threading.Thread(target=read_loop)
+    reader.start()
+    try:
+        out = run_study(load_spec(path), url, live=False)
+    finally:
+        stop.set()
+        reader.join(30)
+    assert not errors, errors[:3]
+    assert reads > 10
+    assert (out.completed, out.failed) == (6, 0)
+    assert_every_point_complete_once(url, "tiny", path)
+
+
+def test_failing_tasks_are_recorded_and_the_study_goes_on(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/carousel.db"
+    path = tiny_spec(tmp_path)
+    marker = tmp_path / "died-once"
+
+    def faulty(config: dict[str, Any]) -> dict[str, Any]:
+        import os
+
+        from workers.remote import run_trial
+
+        model, lr, blocks = config["model"]["name"], config["lr"], config["model"]["blocks"]
+        if model == "elman" and lr == 4.0:
+            raise ValueError("lr 4.0 is cursed")
+        if model == "lstm1997" and lr == 4.0 and blocks == 1:
+            os._exit(1)  # the worker dies every time
+        if model == "lstm1997" and lr == 4.0 and blocks == 2 and not marker.exists():
+            marker.touch()
+            os._exit(1)  # the worker dies once: Ray's retry saves the trial
+        return run_trial(config)
+
+    out = run_study(load_spec(path), url, live=False, task_fn=faulty, max_retries=1)
+    assert (out.status, out.completed, out.failed) == ("done", 4, 2)
+    assert marker.exists()
+    failed = [t for t in optuna_trials(url, "tiny") if t.state == TrialState.FAIL]
+    errors = {t.params["model"]: t.user_attrs["error"] for t in failed}
+    assert "lr 4.0 is cursed" in errors["elman"]
+    assert "died" in errors["lstm1997"].lower() or "crash" in errors["lstm1997"].lower()
+    assert {t.user_attrs["fail_reason"] for t in failed} == {"error"}
+    rows = [r["row"] for r in our_trials(url, "tiny") if r["row"]["state"] == "FAIL"]
+    assert len(rows) == 2 and all(r["error"] for r in rows)
+    # the next launch (with a healthy worker) runs exactly the failed points
+    again = run_study(load_spec(path), url, live=False)
+    assert (again.completed, again.failed) == (2, 0)
+    assert_every_point_complete_once(url, "tiny", path)
+
+
+def test_search_sampler_runs_n_trials_and_can_be_extended(storage_url: str, tmp_path: Path) -> None:
+    path = tiny_spec(
+        tmp_path, name="search", lrs="{low = 0.5, high = 8.0, log = true}", sampler="tpe",
+        top=TOP + "\nn_trials = 3",
+    )  # fmt: skip
+    out = run_study(load_spec(path), storage_url, live=False)
+    assert (out.completed, out.failed) == (3, 0)
+    path.write_text(path.read_text().replace("n_trials = 3", "n_trials = 5"))
+    out = run_study(load_spec(path), storage_url, live=False)
+    assert out.completed == 2
+    trials = optuna_trials(storage_url, "search")
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 5
+    assert all(0.5 <= t.params["lr"] <= 8.0 for t in trials)
+    assert all(("blocks" in t.params) == (t.params["model"] == "lstm1997") for t in trials)
+
+
+def test_seed_staged_pruning(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/carousel.db"
+    prune_all = '[pruning]\npruner = "threshold"\nstage_seeds = 2\nmin_success = 1.0\n'
+    path = tiny_spec(tmp_path, name="pruned", extra=prune_all)
+    out = run_study(load_spec(path), url, live=False)
+    assert out.pruned + out.completed == 6 and out.failed == 0
+    for r in our_trials(url, "pruned"):
+        n = len(r["seeds"])
+        assert (r["row"]["state"], n) in (("PRUNED", 2), ("COMPLETE", 4))
+        assert r["row"]["n_seeds"] == n
+    pruned = [t for t in optuna_trials(url, "pruned") if t.state == TrialState.PRUNED]
+    assert len(pruned) == out.pruned
+    assert all(t.intermediate_values and t.value is not None for t in pruned)
