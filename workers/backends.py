@@ -77,10 +77,10 @@ class KernelBackend:
         lay = model.layout
         Wh, Wo = model.weights()
         self.dtype = dtype
-        self.Wh = np.ascontiguousarray(Wh, dtype=dtype)
-        self.Wo = np.ascontiguousarray(Wo, dtype=dtype)
-        self.mask_h = np.ascontiguousarray(lay.mask_h, dtype=dtype)
-        self.mask_o = np.ascontiguousarray(lay.mask_o, dtype=dtype)
+        self.Wh: np.ndarray = np.ascontiguousarray(Wh, dtype=dtype)
+        self.Wo: np.ndarray = np.ascontiguousarray(Wo, dtype=dtype)
+        self.mask_h: np.ndarray = np.ascontiguousarray(lay.mask_h, dtype=dtype)
+        self.mask_o: np.ndarray = np.ascontiguousarray(lay.mask_o, dtype=dtype)
         self.cfg = kernel.kernel_config(lay, g=model.g, h=model.h)
 
     def _arrays(self, lb: LaneBatch) -> tuple[np.ndarray, ...]:
@@ -95,7 +95,9 @@ class KernelBackend:
 
     def train_block(self, lb: LaneBatch, n_seq: np.ndarray, lr: float) -> np.ndarray:
         idx, val, lengths, targets, steps = self._arrays(lb)
-        out = np.zeros((lb.K, lb.B, targets.shape[2], targets.shape[3]), dtype=self.dtype)
+        out: np.ndarray = np.zeros(
+            (lb.K, lb.B, targets.shape[2], targets.shape[3]), dtype=self.dtype
+        )
         self._kernel.train_block(
             self.Wh, self.Wo, self.mask_h, self.mask_o, idx, val, lengths, targets, steps,
             n_seq.astype(np.int64), lr, self.cfg, out,
@@ -104,7 +106,9 @@ class KernelBackend:
 
     def forward(self, lb: LaneBatch) -> np.ndarray:
         idx, val, lengths, targets, steps = self._arrays(lb)
-        out = np.zeros((lb.K, lb.B, targets.shape[2], targets.shape[3]), dtype=self.dtype)
+        out: np.ndarray = np.zeros(
+            (lb.K, lb.B, targets.shape[2], targets.shape[3]), dtype=self.dtype
+        )
         self._kernel.forward_block(
             self.Wh, self.Wo, self.mask_h, self.mask_o, idx, val, lengths, steps,
             np.full(lb.K, lb.B, dtype=np.int64), self.cfg, out,
@@ -134,7 +138,9 @@ class BaselineKernelBackend:
         from workers import kernel_baselines  # numba loads its cache only when used
 
         self._kb, self.kind = kernel_baselines, kind
-        self.params = {n: np.ascontiguousarray(a, dtype=dtype) for n, a in model.weights().items()}
+        self.params: dict[str, np.ndarray] = {
+            n: np.ascontiguousarray(a, dtype=dtype) for n, a in model.weights().items()
+        }
         self.dtype = dtype
 
     def _arrays(self, lb: LaneBatch) -> tuple[np.ndarray, ...]:
@@ -148,7 +154,7 @@ class BaselineKernelBackend:
 
     def train_block(self, lb: LaneBatch, n_seq: np.ndarray, lr: float) -> np.ndarray:
         idx, val, lengths, targets, steps = self._arrays(lb)
-        out = np.zeros(targets.shape, dtype=self.dtype)
+        out: np.ndarray = np.zeros(targets.shape, dtype=self.dtype)
         self._kb.train_block(
             self.kind, self.params, idx, val, lengths, targets, steps,
             n_seq.astype(np.int64), lr, out,
@@ -157,7 +163,7 @@ class BaselineKernelBackend:
 
     def forward(self, lb: LaneBatch) -> np.ndarray:
         idx, val, lengths, targets, steps = self._arrays(lb)
-        out = np.zeros(targets.shape, dtype=self.dtype)
+        out: np.ndarray = np.zeros(targets.shape, dtype=self.dtype)
         full = np.full(lb.K, lb.B, dtype=np.int64)
         self._kb.forward_block(self.kind, self.params, idx, val, lengths, steps, full, out)
         return out.astype(np.float64)
@@ -213,7 +219,7 @@ class TorchBackend:
 
     def train_block(self, lb: LaneBatch, n_seq: np.ndarray, lr: float) -> np.ndarray:
         E, O = lb.flat.targets.shape[1:]
-        out = np.zeros((lb.K, lb.B, E, O))
+        out: np.ndarray = np.zeros((lb.K, lb.B, E, O))
         for b in range(int(n_seq.max(initial=0))):
             active = torch.as_tensor(b < n_seq, device=self.device)  # (K,)
             x, steps, tgt = self._dense(lb, b)
@@ -233,7 +239,7 @@ class TorchBackend:
         """All B sequences of every lane at once: each lane's weights are repeated per sequence
         (``functional_call``), so a 2560-sequence test set is a few dozen batched passes."""
         E, O = lb.flat.targets.shape[1:]
-        out = np.zeros((lb.K, lb.B, E, O))
+        out: np.ndarray = np.zeros((lb.K, lb.B, E, O))
         named = dict(self.model.named_parameters())
         dtype = self.params[0].dtype
         f = lb.flat

@@ -146,13 +146,13 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
         # lanes whose stopping reading held before their block's end: replay up to that point
         replay = (stop_at >= 0) & (stop_at < n_seq - 1)
         if replay.any():
-            backend.restore(state, np.flatnonzero(replay))
+            backend.restore(state, np.flatnonzero(replay))  # type: ignore[arg-type]
             backend.train_block(lb, np.where(replay, stop_at + 1, 0), lr)
         n_done = np.where(stop_at >= 0, stop_at + 1, n_seq)
         trained += n_done
         done |= stop_at >= 0
         window_err = np.where(n_seq > 0, rd.window_error, window_err)
-        for k in active:
+        for k in active.tolist():
             curves[k].append(
                 (int(trained[k]), float(rd.window_error[k]), float(rd.window_correct[k]))
             )

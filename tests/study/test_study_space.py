@@ -5,8 +5,7 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from study.driver import make_sampler
-from study.space import config_for, grid_points, n_grid_points, suggest
+from study.space import config_for, grid_points, make_sampler, n_grid_points, suggest
 from study.spec import parse_spec
 
 SPEC = """
@@ -64,8 +63,6 @@ def test_config_for_builds_the_trial_config() -> None:
 
 @pytest.mark.parametrize("sampler", ["tpe", "random", "qmc"])
 def test_search_samplers_respect_the_conditional_space(sampler: str) -> None:
-    if sampler == "qmc":
-        pytest.importorskip("scipy", reason="Optuna's QMCSampler needs scipy")
     text = SPEC.replace("seed = 7", f'seed = 7\nsampler = "{sampler}"\nn_trials = 30')
     text = text.replace("lr = [0.01, 0.1]", "lr = {low = 0.001, high = 1.0, log = true}")
     text = text.replace("blocks = [1, 2, 3]", "blocks = {low = 1, high = 4}")
