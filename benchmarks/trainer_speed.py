@@ -7,8 +7,9 @@ update, the paper's 93-weight 2x2 net):
   truncated gradient, one sequence at a time: what a straightforward reimplementation does;
 * torch.nn.LSTM: the fused oneDNN forget-gate LSTM (hidden 3, 88 weights + output), batch 1,
   one sequence per update: the fastest thing stock PyTorch offers for on-line training;
-* carousel: `workers.trainer.train` end to end (data generation, readings, replays included)
-  with the compiled kernel, K seeds per call, for K = 1, 16, 64 and T = 100, 500, 1000.
+* carousel: `workers.trainer.train` end to end (data generation, readings, replays and the final
+  2560-sequence test included) with the compiled kernel, K seeds per call, for K = 1, 16, 64 and
+  T = 100, 500, 1000, in float64 (default) and float32 (K=64).
 
 The learning rate is tiny so no seed stops early and every run trains its whole budget. Prints a
 table with ratios and writes it to benchmarks/results/trainer_speed.md.
@@ -79,11 +80,11 @@ def torch_nn_lstm(T: int, seconds: float) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def carousel(T: int, K: int, seconds: float) -> tuple[float, float]:
+def carousel(T: int, K: int, seconds: float, precision: str = "float64") -> tuple[float, float]:
     """(sequences/s over all K seeds, peak RSS MiB) of the full trainer with the kernel."""
     probe = TrialConfig(
         task="adding", task_params={"T": T}, lr=1e-9, seeds=K, max_sequences=250,
-        backend="kernel",
+        backend="kernel", precision=precision,  # type: ignore[arg-type]
     )  # fmt: skip
     train(probe)  # compile / load the numba cache outside the timing
     t0 = time.perf_counter()
@@ -112,12 +113,14 @@ def main() -> None:
         row = {"T": T, "naive": naive, "nn.LSTM": fused}
         for K in (1, 16, 64):
             row[f"K={K}"], row[f"rss{K}"] = carousel(T, K, secs)
+        row["f32"], _ = carousel(T, 64, secs, "float32")
         rows.append(row)
         print(
             f"T={T}: naive {naive:,.0f}/s  nn.LSTM {fused:,.0f}/s  "
             + "  ".join(f"K={K} {row[f'K={K}']:,.0f}/s" for K in (1, 16, 64))
             + f"  -> K=64 is {row['K=64'] / naive:,.0f}x naive,"
-            + f" {row['K=64'] / fused:,.1f}x nn.LSTM",
+            + f" {row['K=64'] / fused:,.1f}x nn.LSTM; float32 K=64 {row['f32']:,.0f}/s"
+            + f" = {row['f32'] / naive:,.0f}x naive, {row['f32'] / fused:,.1f}x nn.LSTM",
             flush=True,
         )
     lines = [
@@ -127,14 +130,16 @@ def main() -> None:
         f"{' --quick' if args.quick else ''} (sequences/s; ratios from the same run).",
         "",
         "| T | naive eager torch | torch.nn.LSTM b=1 | carousel K=1 | K=16 | K=64 "
-        "| K=64 / naive | K=64 / nn.LSTM | K=64 us/seq/step |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| K=64 / naive | K=64 / nn.LSTM | K=64 float32 | f32 / naive | f32 / nn.LSTM "
+        "| K=64 us/seq/step |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['T']} | {r['naive']:,.0f} | {r['nn.LSTM']:,.0f} | {r['K=1']:,.0f} "
             f"| {r['K=16']:,.0f} | {r['K=64']:,.0f} | {r['K=64'] / r['naive']:,.0f}x "
-            f"| {r['K=64'] / r['nn.LSTM']:,.1f}x | {1e6 / r['K=64'] / (1.05 * r['T']):.3f} |"
+            f"| {r['K=64'] / r['nn.LSTM']:,.1f}x | {r['f32']:,.0f} | {r['f32'] / r['naive']:,.0f}x "
+            f"| {r['f32'] / r['nn.LSTM']:,.1f}x | {1e6 / r['K=64'] / (1.05 * r['T']):.3f} |"
         )
     lines += ["", f"Peak RSS of the process after all runs: {rows[-1]['rss64']:.0f} MiB."]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -98,13 +98,16 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
     test_rngs = [np.random.default_rng(st[2]) for st in streams]
 
     model = build_model(spec, setup, task.n_inputs, task.n_outputs, init_rngs, init_range)
+    dtype = np.float32 if config.precision == "float32" else np.float64
     backend: Backend
     if backend_name == "kernel" and spec.is_lstm1997:
-        backend = KernelBackend(model)
+        backend = KernelBackend(model, dtype=dtype)
     elif backend_name == "kernel":
-        backend = BaselineKernelBackend(model, spec.name)
+        backend = BaselineKernelBackend(model, spec.name, dtype=dtype)
     else:
-        backend = TorchBackend(model, device=device)
+        backend = TorchBackend(
+            model.to(torch.float32 if dtype is np.float32 else torch.float64), device=device
+        )
 
     rule = task.stop
     B = _block_size(task)

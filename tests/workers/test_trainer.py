@@ -178,3 +178,21 @@ def test_a_nan_lane_is_flagged_and_never_touches_the_others(kind):
     assert poisoned.finite().tolist() == [True, False, True]
     poisoned.restore(state, np.array([1]))
     assert poisoned.finite().all()
+
+
+@pytest.mark.parametrize("model", ["lstm1997", "elman"])
+def test_float32_tracks_float64(model):
+    cfg = dict(
+        task="adding",
+        task_params={"T": 20},
+        model=ModelSpec(name=model),
+        seeds=2,
+        max_sequences=500,
+        lr=0.5,
+    )
+    a = train(TrialConfig(**cfg))
+    b = train(TrialConfig(**cfg, precision="float32"))
+    assert [s.seed for s in a.seeds] == [s.seed for s in b.seeds]
+    for x, y in zip(a.seeds, b.seeds, strict=True):
+        assert y.final_train_error == pytest.approx(x.final_train_error, rel=1e-3)
+        assert y.test_error == pytest.approx(x.test_error, rel=1e-3)
