@@ -5,7 +5,9 @@ Modules (import them directly; this package imports nothing, so ``study.schema``
 for the dashboard):
 
 * `study.spec`: TOML spec -> frozen, validated ``Spec`` (``SpecError`` names file and field).
-* `study.space`: conditional Optuna suggestions, grid enumeration, params -> ``TrialConfig``.
+* `study.validate`: the field-by-field checks behind `study.spec.parse_spec`.
+* `study.space`: conditional Optuna suggestions, grid enumeration, params -> ``TrialConfig``,
+  the seeded sampler and pruner.
 * `study.storage`: SQLite (WAL) and PostgreSQL (pre-ping, small pool) engines, sessions.
 * `study.schema`: our tables beside Optuna's.
 * `study.record`: every write (our rows, then Optuna's tell).

@@ -30,7 +30,6 @@ import contextlib
 import dataclasses
 import logging
 import signal
-import warnings
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,7 +41,7 @@ from optuna.trial import TrialState
 
 from study import record
 from study.progress import Progress
-from study.space import config_for, grid_points, n_planned, suggest
+from study.space import config_for, grid_points, make_pruner, make_sampler, n_planned, suggest
 from study.spec import Choice, Spec
 from study.storage import make_engine, optuna_storage
 from workers.config import TrialConfig, TrialResult
@@ -70,7 +69,7 @@ class Outcome:
     failed: int = 0
     interrupted: int = 0
     reaped: int = 0
-    """RUNNING trials of a previous driver marked FAIL and re-queued."""
+    """Trials a killed driver left RUNNING (or enqueued, never started): marked FAIL, re-queued."""
     repaired: int = 0
     """RUNNING trials of a previous driver finished from the result already in our tables."""
     errors: list[str] = field(default_factory=list)
@@ -84,28 +83,6 @@ class _Launch:
     config: TrialConfig
     first: TrialResult | None = None
     """Stage-1 result of a pruned study while stage 2 runs."""
-
-
-def make_sampler(spec: Spec) -> optuna.samplers.BaseSampler:
-    """The spec's sampler, seeded from the spec (grid points are enqueued, never sampled)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        if spec.sampler == "tpe":
-            return optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, group=True)
-        if spec.sampler == "qmc":
-            return optuna.samplers.QMCSampler(
-                seed=spec.seed, scramble=True, warn_independent_sampling=False
-            )
-    return optuna.samplers.RandomSampler(seed=spec.seed)
-
-
-def make_pruner(spec: Spec) -> optuna.pruners.BasePruner:
-    p = spec.pruning
-    if p is None:
-        return optuna.pruners.NopPruner()
-    if p.pruner == "threshold":
-        return optuna.pruners.ThresholdPruner(lower=p.min_success)
-    return optuna.pruners.MedianPruner(n_startup_trials=p.n_startup_trials, n_warmup_steps=0)
 
 
 def init_ray(address: str | None) -> bool:
@@ -205,6 +182,7 @@ class Driver:
                 record.trial_failed(
                     self.engine, self.study, trial, None, INTERRUPTED_MSG, record.INTERRUPTED
                 )
+                self.outcome.reaped += 1
         for frozen in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             if record.repair(self.engine, self.study, frozen):
                 self.outcome.repaired += 1

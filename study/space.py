@@ -7,6 +7,7 @@ size (hidden units or a matched weight count). Learning rate, init range and the
 parameters are common to all. Fixed values are suggested too (one-choice categoricals), so
 Optuna's own records show the whole configuration.
 
+`make_sampler` / `make_pruner` build the spec's seeded sampler and optional pruner.
 `suggest` only calls ``trial.suggest_*`` and does no work. `grid_points` enumerates the same
 space for a grid study; the driver enqueues those points itself, one at a time, so a grid point
 is never handed out twice (Optuna's GridSampler can duplicate points under parallel askers).
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from typing import Any
 
 import optuna
@@ -121,5 +123,28 @@ def config_for(spec: Spec, params: dict[str, Any]) -> TrialConfig:
         seed_base=spec.seed,
         reading=spec.reading,  # type: ignore[arg-type]
         backend=spec.backend,  # type: ignore[arg-type]
+        precision=spec.precision,  # type: ignore[arg-type]
         curve_points=spec.curve_points,
     )
+
+
+def make_sampler(spec: Spec) -> optuna.samplers.BaseSampler:
+    """The spec's sampler, seeded from the spec (grid points are enqueued, never sampled)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if spec.sampler == "tpe":
+            return optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, group=True)
+        if spec.sampler == "qmc":
+            return optuna.samplers.QMCSampler(
+                seed=spec.seed, scramble=True, warn_independent_sampling=False
+            )
+    return optuna.samplers.RandomSampler(seed=spec.seed)
+
+
+def make_pruner(spec: Spec) -> optuna.pruners.BasePruner:
+    p = spec.pruning
+    if p is None:
+        return optuna.pruners.NopPruner()
+    if p.pruner == "threshold":
+        return optuna.pruners.ThresholdPruner(lower=p.min_success)
+    return optuna.pruners.MedianPruner(n_startup_trials=p.n_startup_trials, n_warmup_steps=0)

@@ -40,11 +40,7 @@ Example (the annotated format; ``studies/demo.toml`` is a complete one)::
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import math
-import re
 import tomllib
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,20 +48,9 @@ from typing import Any
 SAMPLERS = ("grid", "tpe", "random", "qmc")
 PRUNERS = ("median", "threshold")
 BACKENDS = ("auto", "kernel", "torch")
+PRECISIONS = ("float64", "float32")
 LAG_NAMES = ("T", "q", "p")
 """Task parameters that are the lag, in order of preference (adding: T, 2c: q, 2a/2b: p)."""
-
-_TOP = {
-    "name", "description", "task", "models", "seeds", "max_sequences", "reading", "seed",
-    "backend", "curve_points", "paper_experiment", "sampler", "n_trials", "task_params",
-    "space", "pruning",
-}  # fmt: skip
-_SPACE_GROUPS = ("task", "lstm1997", "baselines")
-_COMMON = ("lr", "init_range")
-_LSTM1997 = ("blocks", "cells_per_block", "gates", "gate_bias", "gradient", "forget_gate")
-_BASELINE = ("hidden", "match_weights")
-_T = typing.TypeVar("_T")
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
 
 class SpecError(Exception):
@@ -143,6 +128,8 @@ class Spec:
     """Root of the seed derivation and the sampler seed."""
     backend: str = "auto"
     """Trainer backend."""
+    precision: str = "float64"
+    """Trainer arithmetic: float64 or float32 (faster; results differ at ~1e-6)."""
     curve_points: int = 40
     """Learning-curve points kept per seed."""
     pruning: Pruning | None = None
@@ -196,288 +183,6 @@ def parse_spec(text: str, file: str = "<spec>") -> Spec:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise SpecError(file, "TOML", str(e)) from None
-    return _Parser(file).spec(raw, text)
+    from study.validate import Validator
 
-
-class _Parser:
-    """Field-by-field validation; every failure names its field."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-
-    def fail(self, field: str, problem: str) -> SpecError:
-        return SpecError(self.file, field, problem)
-
-    def spec(self, raw: dict[str, Any], text: str) -> Spec:
-        for key in raw:
-            if key not in _TOP:
-                raise self.fail(key, f"unknown field; known: {', '.join(sorted(_TOP))}")
-        name = self.need(self.string(raw, "name", required=True))
-        if not _NAME_RE.match(name):
-            raise self.fail("name", "use letters, digits, '_', '-' or '.' (at most 128)")
-        task = self.task(raw)
-        models = self.models(raw)
-        seeds = self.need(self.integer(raw, "seeds", 1, required=True))
-        max_sequences = self.need(self.integer(raw, "max_sequences", 1, required=True))
-        reading = self.string(raw, "reading") or "literal"
-        from workers.config import READINGS
-
-        if reading not in READINGS:
-            raise self.fail("reading", f"must be one of {', '.join(READINGS)}, got {reading!r}")
-        sampler = self.string(raw, "sampler") or "grid"
-        if sampler not in SAMPLERS:
-            raise self.fail("sampler", f"unknown sampler {sampler!r}; use {', '.join(SAMPLERS)}")
-        if sampler == "qmc" and importlib.util.find_spec("scipy") is None:
-            raise self.fail("sampler", "qmc needs scipy, which is not installed")
-        n_trials = self.integer(raw, "n_trials", 1)
-        if sampler == "grid" and n_trials is not None:
-            raise self.fail("n_trials", "a grid runs every point once; drop n_trials")
-        if sampler != "grid" and n_trials is None:
-            raise self.fail("n_trials", f"required for the {sampler} sampler")
-        backend = self.string(raw, "backend") or "auto"
-        if backend not in BACKENDS:
-            raise self.fail("backend", f"must be one of {', '.join(BACKENDS)}, got {backend!r}")
-        space = self.table(raw, "space") or {}
-        for key in space:
-            if key not in (*_COMMON, *_SPACE_GROUPS):
-                known = ", ".join((*_COMMON, *_SPACE_GROUPS))
-                raise self.fail(f"space.{key}", f"unknown field; known: {known}")
-        grid = sampler == "grid"
-        common = {k: self.axis(f"space.{k}", space[k], k, grid) for k in _COMMON if k in space}
-        task_axes = self.task_axes(raw, space, task, grid)
-        lstm1997 = self.group(space, "lstm1997", _LSTM1997, grid, "lstm1997" in models)
-        baselines = self.group(
-            space, "baselines", _BASELINE, grid, any(m != "lstm1997" for m in models)
-        )
-        if "hidden" in baselines and "match_weights" in baselines:
-            raise self.fail("space.baselines", "set hidden or match_weights, not both")
-        spec = Spec(
-            name=name,
-            task=task,
-            models=models,
-            seeds=seeds,
-            max_sequences=max_sequences,
-            sampler=sampler,
-            common={**common, **task_axes},
-            lstm1997=lstm1997,
-            baselines=baselines,
-            task_param_names=tuple(task_axes),
-            n_trials=n_trials,
-            reading=reading,
-            seed=self.integer(raw, "seed", 0) or 0,
-            backend=backend,
-            curve_points=self.integer(raw, "curve_points", 2) or 40,
-            pruning=self.pruning(raw, seeds),
-            paper_experiment=self.string(raw, "paper_experiment"),
-            description=self.string(raw, "description") or "",
-            file=self.file,
-            source=text,
-        )
-        return spec
-
-    # -- scalars -----------------------------------------------------------------------------
-    @staticmethod
-    def need(v: _T | None) -> _T:
-        assert v is not None  # required=True raised already
-        return v
-
-    def string(self, raw: dict[str, Any], key: str, required: bool = False) -> str | None:
-        if key not in raw:
-            if required:
-                raise self.fail(key, "missing")
-            return None
-        v = raw[key]
-        if not isinstance(v, str) or (required and not v.strip()):
-            raise self.fail(key, f"expected a non-empty string, got {_show(v)}")
-        return v
-
-    def integer(
-        self, raw: dict[str, Any], key: str, low: int, required: bool = False, prefix: str = ""
-    ) -> int | None:
-        where = prefix + key
-        if key not in raw:
-            if required:
-                raise self.fail(where, "missing")
-            return None
-        v = raw[key]
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise self.fail(where, f"expected an integer, got {_show(v)}")
-        if v < low:
-            raise self.fail(where, f"must be >= {low}, got {v}")
-        return v
-
-    def table(self, raw: dict[str, Any], key: str) -> dict[str, Any] | None:
-        if key not in raw:
-            return None
-        if not isinstance(raw[key], dict):
-            raise self.fail(key, f"expected a table ([{key}]), got {_show(raw[key])}")
-        return raw[key]
-
-    def task(self, raw: dict[str, Any]) -> str:
-        from workers.tasks import TASKS
-
-        task = self.need(self.string(raw, "task", required=True))
-        if task not in TASKS:
-            raise self.fail("task", f"unknown task {task!r}; known: {', '.join(TASKS)}")
-        return task
-
-    def models(self, raw: dict[str, Any]) -> tuple[str, ...]:
-        from models.registry import MODELS
-
-        v = raw.get("models")
-        if v is None:
-            raise self.fail("models", "missing")
-        if isinstance(v, str):
-            v = [v]
-        if not isinstance(v, list) or not v:
-            raise self.fail("models", f"expected a non-empty list of model names, got {_show(v)}")
-        for m in v:
-            if m not in MODELS:
-                raise self.fail("models", f"unknown model {m!r}; known: {', '.join(MODELS)}")
-        if len(set(v)) != len(v):
-            raise self.fail("models", "a model is listed twice")
-        return tuple(v)
-
-    def pruning(self, raw: dict[str, Any], seeds: int) -> Pruning | None:
-        t = self.table(raw, "pruning")
-        if t is None:
-            return None
-        known = ("pruner", "stage_seeds", "min_success", "n_startup_trials")
-        for key in t:
-            if key not in known:
-                raise self.fail(f"pruning.{key}", f"unknown field; known: {', '.join(known)}")
-        pruner = t.get("pruner")
-        if pruner not in PRUNERS:
-            raise self.fail("pruning.pruner", f"use {' or '.join(PRUNERS)}, got {_show(pruner)}")
-        stage = self.need(self.integer(t, "stage_seeds", 1, required=True, prefix="pruning."))
-        if stage >= seeds:
-            raise self.fail("pruning.stage_seeds", f"must be below seeds ({seeds}), got {stage}")
-        min_success = t.get("min_success", 0.0)
-        if isinstance(min_success, bool) or not isinstance(min_success, int | float):
-            raise self.fail("pruning.min_success", f"expected a number, got {_show(min_success)}")
-        if not 0.0 <= min_success <= 1.0:
-            raise self.fail("pruning.min_success", f"must be in [0, 1], got {min_success}")
-        if pruner == "threshold" and "min_success" not in t:
-            raise self.fail("pruning.min_success", "required for the threshold pruner")
-        startup = self.integer(t, "n_startup_trials", 0, prefix="pruning.")
-        return Pruning(pruner, stage, float(min_success), 5 if startup is None else startup)
-
-    # -- axes --------------------------------------------------------------------------------
-    def group(
-        self, space: dict[str, Any], group: str, names: tuple[str, ...], grid: bool, used: bool
-    ) -> dict[str, Axis]:
-        t = space.get(group)
-        if t is None:
-            return {}
-        where = f"space.{group}"
-        if not isinstance(t, dict):
-            raise self.fail(where, f"expected a table ([{where}]), got {_show(t)}")
-        if t and not used:
-            raise self.fail(where, "no model in models uses these parameters")
-        for key in t:
-            if key not in names:
-                raise self.fail(f"{where}.{key}", f"unknown parameter; known: {', '.join(names)}")
-        return {k: self.axis(f"{where}.{k}", v, k, grid) for k, v in t.items()}
-
-    def task_axes(
-        self, raw: dict[str, Any], space: dict[str, Any], task: str, grid: bool
-    ) -> dict[str, Axis]:
-        from workers.tasks import make_task, task_params
-
-        fixed = self.table(raw, "task_params") or {}
-        swept = space.get("task") or {}
-        if not isinstance(swept, dict):
-            raise self.fail("space.task", f"expected a table ([space.task]), got {_show(swept)}")
-        allowed = task_params(task)
-        axes: dict[str, Axis] = {}
-        for where, table in (("task_params", fixed), ("space.task", swept)):
-            for k, v in table.items():
-                if k not in allowed:
-                    known = ", ".join(allowed) or "(none)"
-                    raise self.fail(f"{where}.{k}", f"not a parameter of {task!r} ({known})")
-                if k in axes:
-                    raise self.fail(f"{where}.{k}", "set in both [task_params] and [space.task]")
-                if where == "task_params" and isinstance(v, list | dict):
-                    raise self.fail(f"{where}.{k}", "fixed values only; sweep it in [space.task]")
-                axes[k] = self.axis(f"{where}.{k}", v, k, grid)
-        # every value must build the task together with the other parameters' first values
-        base = {k: (a.values[0] if isinstance(a, Choice) else a.low) for k, a in axes.items()}
-        for k, a in axes.items():
-            values = a.values if isinstance(a, Choice) else (a.low, a.high)
-            where = f"task_params.{k}" if k in fixed else f"space.task.{k}"
-            for v in values:
-                try:
-                    make_task(task, **{**base, k: v})
-                except (ValueError, TypeError) as e:
-                    raise self.fail(where, str(e)) from None
-        return axes
-
-    def axis(self, where: str, v: Any, name: str, grid: bool) -> Axis:
-        if isinstance(v, dict):
-            if grid:
-                raise self.fail(where, "a range needs a tpe/random/qmc sampler; list grid values")
-            return self.range(where, v, name)
-        values = v if isinstance(v, list) else [v]
-        if not values:
-            raise self.fail(where, "empty list: the grid would have no points")
-        for x in values:
-            self.check_value(where, name, x)
-        if len(set(map(repr, values))) != len(values):
-            raise self.fail(where, "a value is listed twice")
-        return Choice(tuple(float(x) if name in _COMMON else x for x in values))
-
-    def check_value(self, where: str, name: str, x: Any) -> None:
-        from models.layout import Gates
-        from models.registry import GATE_BIAS_MODES, GRADIENTS
-
-        gates = typing.get_args(Gates)
-        choices = {"gates": gates, "gate_bias": GATE_BIAS_MODES, "gradient": GRADIENTS}
-        if name in _COMMON:
-            if isinstance(x, bool) or not isinstance(x, int | float):
-                raise self.fail(where, f"expected a number, got {_show(x)}")
-            if not (math.isfinite(x) and x > 0):
-                raise self.fail(where, f"must be a positive number, got {x}")
-        elif name in ("blocks", "cells_per_block", "hidden", "match_weights"):
-            if isinstance(x, bool) or not isinstance(x, int):
-                raise self.fail(where, f"expected an integer, got {_show(x)}")
-            if x < 1:
-                raise self.fail(where, f"must be >= 1, got {x}")
-        elif name in choices:
-            if x not in choices[name]:
-                raise self.fail(where, f"must be one of {', '.join(choices[name])}, got {_show(x)}")
-        elif name == "forget_gate":
-            if not isinstance(x, bool):
-                raise self.fail(where, f"expected true or false, got {_show(x)}")
-        elif not isinstance(x, bool | int | float | str):  # task parameters: make_task checks
-            raise self.fail(where, f"expected a number, string or boolean, got {_show(x)}")
-
-    def range(self, where: str, t: dict[str, Any], name: str) -> Range:
-        for key in t:
-            if key not in ("low", "high", "log", "step"):
-                raise self.fail(f"{where}.{key}", "unknown field; known: low, high, log, step")
-        if name in ("gates", "gate_bias", "gradient", "forget_gate"):
-            raise self.fail(where, "a categorical parameter takes a value or a list, not a range")
-        for key in ("low", "high"):
-            if key not in t:
-                raise self.fail(f"{where}.{key}", "missing")
-            self.check_value(f"{where}.{key}", name, t[key])
-        low, high, log, step = t["low"], t["high"], t.get("log", False), t.get("step")
-        if not isinstance(log, bool):
-            raise self.fail(f"{where}.log", f"expected true or false, got {_show(log)}")
-        integer = isinstance(low, int) and isinstance(high, int) and name not in _COMMON
-        if not low < high:
-            raise self.fail(where, f"low must be below high, got {low} >= {high}")
-        if log and low <= 0:
-            raise self.fail(where, "a log range needs low > 0")
-        if step is not None:
-            if isinstance(step, bool) or not isinstance(step, int | float) or step <= 0:
-                raise self.fail(f"{where}.step", f"expected a positive number, got {_show(step)}")
-            if log:
-                raise self.fail(f"{where}.step", "step and log cannot be combined")
-            if integer and not isinstance(step, int):
-                raise self.fail(f"{where}.step", "an integer range needs an integer step")
-        return Range(float(low), float(high), log, None if step is None else step, integer)
-
-
-def _show(v: Any) -> str:
-    return f"{v!r} ({type(v).__name__})"
+    return Validator(file).spec(raw, text)

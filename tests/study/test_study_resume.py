@@ -192,3 +192,24 @@ def test_result_committed_before_a_kill_is_finished_not_recomputed(
     assert_every_point_complete_once(url, "window", tiny_spec(tmp_path, name="window"))
     t0 = optuna_trials(url, "window")[0]
     assert t0.value == result.success_rate and t0.user_attrs["n_seeds"] == spec.seeds
+
+
+def test_point_enqueued_by_a_killed_driver_is_not_run_twice(tmp_path: Path) -> None:
+    """A kill between enqueue_trial and ask leaves a WAITING trial: it must not duplicate."""
+    import optuna
+
+    from study.space import grid_points
+    from study.storage import optuna_storage
+
+    url = f"sqlite:///{tmp_path}/carousel.db"
+    path = tiny_spec(tmp_path, name="queued")
+    spec = load_spec(path)
+    study = optuna.create_study(
+        study_name="queued", storage=optuna_storage(url), direction="maximize"
+    )
+    study.enqueue_trial(grid_points(spec)[0])
+    out = run_study(spec, url, live=False)
+    assert (out.reaped, out.completed) == (1, 6)
+    assert_every_point_complete_once(url, "queued", path)
+    stale = [t for t in optuna_trials(url, "queued") if t.state == TrialState.FAIL]
+    assert len(stale) == 1 and stale[0].user_attrs["fail_reason"] == "interrupted"

@@ -55,6 +55,10 @@ MALFORMED = {
     "stage-too-big": (BASE + '[pruning]\npruner = "median"\nstage_seeds = 4\n', "stage_seeds"),
     "unknown-pruner": (BASE + '[pruning]\npruner = "hyperband"\nstage_seeds = 2\n', "pruner"),
     "bad-reading": (edit('reading = "frac99"', 'reading = "vibes"'), "reading"),
+    "bad-precision": (
+        edit('reading = "frac99"', 'reading = "frac99"\nprecision = "half"'),
+        "precision",
+    ),
     "bad-name": (edit('name = "bad"', 'name = "no spaces please"'), "name"),
 }
 
