@@ -180,3 +180,36 @@ def test_default_paper_sequences() -> None:
     assert make_task("two_sequence_3b", T=1000, N=3).paper.paper_sequences is None
     assert make_task("long_lag_2c", q=1000, p=50).paper.paper_sequences == 203000
     assert make_task("two_sequence_3c").paper.lr == 0.1
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_stacked_batches_keep_every_sequence_and_pad_the_rest(name: str) -> None:
+    """stack_batches writes each batch once into preallocated rows; the padding must be exactly
+    what a pad-then-concatenate gives (0 / 0.0 inputs, -1 slots, False legal)."""
+    from workers.tasks.base import stack_batches
+
+    task = make_task(name, **SMALL.get(name, {}))
+    parts = [task.sample(np.random.default_rng(s), n) for s, n in ((0, 3), (1, 5), (2, 1))]
+    st = stack_batches(parts)
+    assert st.idx.shape[1] == max(b.idx.shape[1] for b in parts)
+    assert st.targets.shape[1] == max(b.targets.shape[1] for b in parts)
+    lo = 0
+    for b in parts:
+        rows = slice(lo, lo + b.n)
+        t, a, e = b.idx.shape[1], b.idx.shape[2], b.targets.shape[1]
+        np.testing.assert_array_equal(st.idx[rows, :t, :a], b.idx)
+        np.testing.assert_array_equal(st.val[rows, :t, :a], b.val)
+        assert not st.idx[rows, t:].any() and not st.val[rows, t:].any()
+        assert not st.idx[rows, :, a:].any() and not st.val[rows, :, a:].any()
+        np.testing.assert_array_equal(st.lengths[rows], b.lengths)
+        np.testing.assert_array_equal(st.targets[rows, :e], b.targets)
+        assert not st.targets[rows, e:].any()
+        np.testing.assert_array_equal(st.target_steps[rows, :e], b.target_steps)
+        assert (st.target_steps[rows, e:] == -1).all()
+        if b.legal is not None:
+            assert st.legal is not None and not st.legal[rows, e:].any()
+        if b.clean_targets is not None:
+            assert st.clean_targets is not None
+            np.testing.assert_array_equal(st.clean_targets[rows, :e], b.clean_targets)
+        lo += b.n
+    assert lo == st.n

@@ -86,32 +86,45 @@ class SequenceBatch:
 
 
 def stack_batches(batches: list[SequenceBatch]) -> SequenceBatch:
-    """Concatenate batches of one task along n, padding T, A and E to the largest."""
+    """Concatenate batches of one task along n, padding T, A and E to the largest.
+
+    Each field is allocated once at its final size and every batch is copied into its rows
+    once: the trainer stacks K lanes' blocks every block (and 2560 test sequences per lane at
+    the end), so a pad-then-concatenate pass would move every byte twice.
+    """
     T = max(b.idx.shape[1] for b in batches)
     A = max(b.idx.shape[2] for b in batches)
     E = max(b.targets.shape[1] for b in batches)
+    O = batches[0].targets.shape[2]
+    starts = np.cumsum([0] + [b.n for b in batches])
 
-    def pad(a: np.ndarray, shape: tuple[int, ...], fill: float | int | bool) -> np.ndarray:
-        out = np.full((a.shape[0], *shape), fill, dtype=a.dtype)
-        out[tuple([slice(None)] + [slice(0, s) for s in a.shape[1:]])] = a
+    def fill(name: str, shape: tuple[int, ...], pad: float | int | bool) -> np.ndarray:
+        arrays = [getattr(b, name) for b in batches]
+        if all(a.shape[1:] == shape for a in arrays):
+            return np.concatenate(arrays)
+        out = np.empty((int(starts[-1]), *shape), dtype=arrays[0].dtype)
+        for a, lo, hi in zip(arrays, starts[:-1], starts[1:], strict=True):
+            rows = out[lo:hi]
+            if a.shape[1:] == shape:
+                rows[...] = a
+                continue
+            rows[(slice(None), *(slice(0, s) for s in a.shape[1:]))] = a
+            for d, s in enumerate(a.shape[1:], start=1):  # the padding: the rest of each axis
+                if s < shape[d - 1]:
+                    rows[(slice(None),) * d + (slice(s, None),)] = pad
         return out
 
-    O = batches[0].targets.shape[2]
-    has_clean = batches[0].clean_targets is not None
-    has_legal = batches[0].legal is not None
     return SequenceBatch(
-        idx=np.concatenate([pad(b.idx, (T, A), 0) for b in batches]),
-        val=np.concatenate([pad(b.val, (T, A), 0.0) for b in batches]),
+        idx=fill("idx", (T, A), 0),
+        val=fill("val", (T, A), 0.0),
         lengths=np.concatenate([b.lengths for b in batches]),
-        targets=np.concatenate([pad(b.targets, (E, O), 0.0) for b in batches]),
-        target_steps=np.concatenate([pad(b.target_steps, (E,), -1) for b in batches]),
+        targets=fill("targets", (E, O), 0.0),
+        target_steps=fill("target_steps", (E,), -1),
         n_inputs=batches[0].n_inputs,
-        clean_targets=np.concatenate([pad(b.clean_targets, (E, O), 0.0) for b in batches])  # type: ignore[arg-type]
-        if has_clean
+        clean_targets=fill("clean_targets", (E, O), 0.0)
+        if batches[0].clean_targets is not None
         else None,
-        legal=np.concatenate([pad(b.legal, (E, O), False) for b in batches])  # type: ignore[arg-type]
-        if has_legal
-        else None,
+        legal=fill("legal", (E, O), False) if batches[0].legal is not None else None,
     )
 
 
