@@ -151,3 +151,38 @@ def test_seed_staged_pruning(tmp_path: Path) -> None:
     pruned = [t for t in optuna_trials(url, "pruned") if t.state == TrialState.PRUNED]
     assert len(pruned) == out.pruned
     assert all(t.intermediate_values and t.value is not None for t in pruned)
+
+
+def test_optuna_dashboard_reads_our_database_unchanged(storage_url: str, tmp_path: Path) -> None:
+    """optuna-dashboard's own API (its WSGI app, the one ``optuna-dashboard URL`` serves) lists
+    the study and every trial with its params, value and our user attrs."""
+    import io
+    import json
+    from wsgiref.util import setup_testing_defaults
+
+    from optuna_dashboard import wsgi
+
+    path = tiny_spec(tmp_path)
+    run_study(load_spec(path), storage_url, live=False)
+    app = wsgi(optuna.storages.RDBStorage(storage_url))
+
+    def get(route: str) -> Any:
+        env: dict[str, Any] = {"PATH_INFO": route, "REQUEST_METHOD": "GET"}
+        setup_testing_defaults(env)
+        env["wsgi.input"] = io.BytesIO()
+        status: list[str] = []
+        body = b"".join(app(env, lambda s, h, *_: status.append(s)))
+        assert status[0].startswith("200"), (route, status, body[:300])
+        return json.loads(body)
+
+    studies = get("/api/studies")["study_summaries"]
+    assert [s["study_name"] for s in studies] == ["tiny"]
+    trials = get(f"/api/studies/{studies[0]['study_id']}")["trials"]
+    ours = {t["row"]["number"]: t["row"] for t in our_trials(storage_url, "tiny")}
+    assert len(trials) == len(ours) == 6
+    for t in trials:
+        attrs = {a["key"]: a["value"] for a in t["user_attrs"]}
+        assert {"success_rate", "n_seeds", "n_solved", "n_diverged", "weights"} <= set(attrs)
+        assert t["state"] == "Complete" and 0.0 <= t["values"][0] <= 1.0
+        assert int(attrs["n_solved"]) == ours[t["number"]]["n_solved"]
+        assert {p["name"] for p in t["params"]} >= {"model", "lr"}
