@@ -44,8 +44,17 @@ BASELINE_KERNELS = ("elman", "gru", "lstm_forget")
 """Baselines with a compiled full-BPTT kernel (`workers.kernel_baselines`)."""
 
 BLOCK = 250
-"""Sequences per lane per block: small enough for a fine stopping resolution and cheap replays,
-large enough that Python overhead per block is small next to the kernel's work."""
+"""Most sequences per lane per block: small enough for a fine stopping resolution and cheap
+replays, large enough that Python overhead per block is small next to the kernel's work."""
+
+STEPS_PER_BLOCK = BLOCK * 110
+"""Longest-sequence steps per lane per block. A block's inputs are materialised (K lanes x B
+sequences x their longest length), so B shrinks as sequences grow: 250 sequences of the adding
+problem at T=100 (at most 110 steps), 25 at T=1000. Memory per block stays flat in T, and so does
+the Python overhead per step (one block per ~27,500 lane-steps)."""
+
+_DIVISORS = (250, 200, 125, 100, 50, 40, 25, 20, 10, 8, 5, 4, 2, 1)
+"""Block sizes: the divisors of 1000 up to BLOCK, so blocks tile the paper's test periods."""
 
 
 def choose_backend(config: TrialConfig, kernel_ok: bool, weights: int) -> tuple[str, str]:
@@ -68,12 +77,17 @@ def choose_backend(config: TrialConfig, kernel_ok: bool, weights: int) -> tuple[
     return "torch", device
 
 
-def _block_size(task: Task) -> int:
+def block_size(task: Task) -> int:
+    """Sequences per lane per block for this task: the largest of ``_DIVISORS`` whose block of
+    the task's longest sequences fits ``STEPS_PER_BLOCK`` (the length is read off 64 sequences
+    of a fixed probe stream, never a lane's, so the lanes' data do not change); for test-based
+    stopping rules also a divisor of the test period, since tests happen at block ends."""
+    longest = int(task.sample(np.random.default_rng(0), 64).lengths.max())
+    B = next((d for d in _DIVISORS if d * longest <= STEPS_PER_BLOCK), 1)
     rule = task.stop
     if rule.kind in ("test", "budget"):
-        # tests happen at block ends, so a block must divide the test period
-        return math.gcd(BLOCK, rule.test_every)
-    return BLOCK
+        return math.gcd(B, rule.test_every)
+    return B
 
 
 def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
@@ -110,7 +124,7 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
         )
 
     rule = task.stop
-    B = _block_size(task)
+    B = block_size(task)
     tracker = WindowTracker(K, rule, task.beta)
     trained = np.zeros(K, dtype=np.int64)
     done = np.zeros(K, dtype=bool)
@@ -159,6 +173,8 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
             curves[k].append(
                 (int(trained[k]), float(rd.window_error[k]), float(rd.window_correct[k]))
             )
+            if len(curves[k]) > 8 * config.curve_points:  # small blocks, long budgets
+                curves[k] = _thin(curves[k], 4 * config.curve_points)
 
         if test_based and config.reading == "literal":
             due = (n_seq > 0) & ~done & (trained % rule.test_every == 0)
@@ -216,15 +232,16 @@ def _evaluate(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(wrong count, mean abs error) per lane on n fresh sequences from each lane's test stream.
 
-    The test set goes through the net in chunks of at most ``BLOCK`` sequences per lane, so a
-    final test (2560 sequences per lane; 10,000 in Exp. 2) never needs more memory than one
+    The test set goes through the net in chunks of one training block (`block_size`) per lane,
+    so a final test (2560 sequences per lane; 10,000 in Exp. 2) never needs more memory than a
     training block: K=64 lanes x 2560 sequences of T=1000 would be 4 GiB of inputs at once."""
     K = len(rngs)
+    chunk = block_size(task)
     active = [int(k) for k in np.flatnonzero(lanes)]
     wrong = np.zeros(K, dtype=np.int64)
     abs_sum = np.zeros(K)
-    for lo in range(0, n, BLOCK):
-        m = min(BLOCK, n - lo)
+    for lo in range(0, n, chunk):
+        m = min(chunk, n - lo)
         drawn = {k: task.sample(rngs[k], m) for k in active}
         filler = drawn[active[0]]
         lb = LaneBatch.stack([drawn.get(k, filler) for k in range(K)])
@@ -271,4 +288,4 @@ def weight_count(config: TrialConfig) -> int:
     return int(describe(config.model, task.paper, task.n_inputs, task.n_outputs)["weights"])
 
 
-__all__ = ["choose_backend", "train", "weight_count"]
+__all__ = ["block_size", "choose_backend", "train", "weight_count"]
