@@ -228,3 +228,26 @@ def test_training_memory_is_flat_in_the_lag():
     peaks = {T: _peak_bytes(cfg) for T, cfg in configs.items()}
     assert peaks[1000] < 1.5 * peaks[100], {T: f"{p / 2**20:.1f} MiB" for T, p in peaks.items()}
     assert peaks[100] < 40 * 2**20
+
+
+def test_backend_choice_takes_the_gpu_only_for_large_configurations(monkeypatch):
+    """The decision alone (no GPU here): kernels on the CPU unless CUDA is present and the
+    configuration is large (weights x seeds >= 500,000); torch wherever no kernel exists."""
+    import torch
+
+    from workers.trainer import choose_backend
+
+    small = TrialConfig(seeds=64)
+    large = TrialConfig(seeds=512)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert choose_backend(large, True, 10_000) == ("kernel", "cpu")
+    assert choose_backend(large, False, 10_000) == ("torch", "cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert choose_backend(small, True, 93) == ("kernel", "cpu")
+    assert choose_backend(large, True, 10_000) == ("torch", "cuda")
+    assert choose_backend(small, False, 93) == ("torch", "cuda")
+    pinned = TrialConfig(seeds=512, device="cpu")
+    assert choose_backend(pinned, True, 10_000) == ("kernel", "cpu")
+    assert choose_backend(TrialConfig(backend="kernel"), True, 10_000) == ("kernel", "cpu")
+    with pytest.raises(ValueError, match="backend 'kernel'"):
+        choose_backend(TrialConfig(backend="kernel"), False, 93)
