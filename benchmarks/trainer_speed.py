@@ -81,6 +81,17 @@ def torch_nn_lstm(T: int, seconds: float) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def torch_backend(T: int) -> float:
+    """Steady sequences/s of carousel's general path on the same net: batched torch autograd
+    over K=64 seeds (`workers.backends.TorchBackend`, what trains configurations that have no
+    compiled kernel), measured like ``carousel``: (500 - 250) x 64 / (t(500) - t(250))."""
+    probe = TrialConfig(
+        task="adding", task_params={"T": T}, lr=1e-9, seeds=64, max_sequences=250,
+        backend="torch",
+    )  # fmt: skip
+    return 250 * 64 / max(_timed_train(probe, 500) - _timed_train(probe, 250), 1e-9)
+
+
 def _timed_train(probe: TrialConfig, budget: int) -> float:
     cfg = TrialConfig.from_dict({**probe.to_dict(), "max_sequences": budget})
     t0 = time.perf_counter()
@@ -138,6 +149,9 @@ def main() -> None:
             row[f"budget{K}"] = c["budget"]
         c = carousel(T, 64, secs, "float32")
         row["f32"], row["f32e2e"] = c["steady"], c["e2e"]
+        if T == 100:
+            row["torch"] = torch_backend(T)
+            print(f"T={T}: torch backend K=64 {row['torch']:,.0f}/s", flush=True)
         rows.append(row)
         print(
             f"T={T}: naive {row['naive']:,.0f}/s  nn.LSTM {row['nn.LSTM']:,.0f}/s  "
@@ -177,6 +191,14 @@ def main() -> None:
             f"| {r['e2e64']:,.0f} ({r['budget64']:,.0f}) "
             f"| {1e9 / r['K=64'] / (1.05 * r['T']):.1f} | {r['mib64']:,.0f} |"
         )
+    t100 = next((r for r in rows if r["T"] == 100 and "torch" in r), None)
+    if t100 is not None:
+        lines += [
+            "",
+            f"carousel's torch backend (batched autograd over K=64 seeds, the path of "
+            f"configurations without a compiled kernel), T=100, steady: {t100['torch']:,.0f}/s; "
+            f"the compiled kernel is **{t100['K=64'] / t100['torch']:,.0f}x** that.",
+        ]
     lines += [
         "",
         "Targets (issue 5, T=100, K=64): >= 1000x naive and >= 50x nn.LSTM. ns per seq-step = "

@@ -179,7 +179,7 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
         if test_based and config.reading == "literal":
             due = (n_seq > 0) & ~done & (trained % rule.test_every == 0)
             if due.any():
-                passed = _test_rule(task, backend, test_rngs, due)
+                passed = _test_rule(task, backend, test_rngs, due, B)
                 hit = due & passed
                 first["literal"][hit & (first["literal"] < 0)] = trained[
                     hit & (first["literal"] < 0)
@@ -194,7 +194,7 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
             progress(int(trained.sum()), K * budget)
 
     # the paper's test: a fresh test set per seed (Table 11: 2560 sequences; 10000 in Exp. 2)
-    test_ok, test_wrong, test_err = _final_test(task, backend, test_rngs, ~diverged)
+    test_ok, test_wrong, test_err = _final_test(task, backend, test_rngs, ~diverged, B)
     results = []
     for k in range(K):
         reached = first[config.reading][k] >= 0
@@ -228,15 +228,20 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
 
 
 def _evaluate(
-    task: Task, backend: Backend, rngs: list[np.random.Generator], lanes: np.ndarray, n: int
+    task: Task,
+    backend: Backend,
+    rngs: list[np.random.Generator],
+    lanes: np.ndarray,
+    n: int,
+    chunk: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(wrong count, mean abs error) per lane on n fresh sequences from each lane's test stream.
 
-    The test set goes through the net in chunks of one training block (`block_size`) per lane,
-    so a final test (2560 sequences per lane; 10,000 in Exp. 2) never needs more memory than a
-    training block: K=64 lanes x 2560 sequences of T=1000 would be 4 GiB of inputs at once."""
+    The test set goes through the net in chunks of ``chunk`` sequences per lane (the training
+    block, `block_size`), so a final test (2560 sequences per lane; 10,000 in Exp. 2) never
+    needs more memory than a training block: K=64 lanes x 2560 sequences of T=1000 would be
+    4 GiB of inputs at once."""
     K = len(rngs)
-    chunk = block_size(task)
     active = [int(k) for k in np.flatnonzero(lanes)]
     wrong = np.zeros(K, dtype=np.int64)
     abs_sum = np.zeros(K)
@@ -252,11 +257,11 @@ def _evaluate(
 
 
 def _test_rule(
-    task: Task, backend: Backend, rngs: list[np.random.Generator], lanes: np.ndarray
+    task: Task, backend: Backend, rngs: list[np.random.Generator], lanes: np.ndarray, chunk: int
 ) -> np.ndarray:
     """The paper's test-set stopping rules (ST1/ST2 of Exp. 3, Exp. 1; periodic test in Exp. 2)."""
     rule = task.stop
-    wrong, mae = _evaluate(task, backend, rngs, lanes, rule.test_size)
+    wrong, mae = _evaluate(task, backend, rngs, lanes, rule.test_size, chunk)
     ok = lanes & (wrong <= rule.max_wrong)
     if rule.beta is not None:
         ok &= mae < rule.beta
@@ -264,12 +269,12 @@ def _test_rule(
 
 
 def _final_test(
-    task: Task, backend: Backend, rngs: list[np.random.Generator], lanes: np.ndarray
+    task: Task, backend: Backend, rngs: list[np.random.Generator], lanes: np.ndarray, chunk: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     K = len(rngs)
     if not lanes.any():
         return np.zeros(K, bool), np.full(K, task.test_size), np.full(K, np.nan)
-    wrong, mae = _evaluate(task, backend, rngs, lanes, task.test_size)
+    wrong, mae = _evaluate(task, backend, rngs, lanes, task.test_size, chunk)
     ok = lanes & (wrong <= task.test_max_wrong_frac * task.test_size)
     return ok, wrong, mae
 

@@ -88,9 +88,9 @@ class SequenceBatch:
 def stack_batches(batches: list[SequenceBatch]) -> SequenceBatch:
     """Concatenate batches of one task along n, padding T, A and E to the largest.
 
-    Each field is allocated once at its final size and every batch is copied into its rows
-    once: the trainer stacks K lanes' blocks every block (and 2560 test sequences per lane at
-    the end), so a pad-then-concatenate pass would move every byte twice.
+    Every batch is copied once, straight into its rows of the result (a plain concatenate when
+    the shapes already agree): the trainer stacks K lanes' sequences for every training block
+    and test chunk, where a pad-then-concatenate pass would move every byte twice.
     """
     T = max(b.idx.shape[1] for b in batches)
     A = max(b.idx.shape[2] for b in batches)
