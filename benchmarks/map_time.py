@@ -44,6 +44,7 @@ from typing import Any
 import ray
 
 from models.layout import Lstm1997Layout
+from study.driver import THREAD_ENV  # the driver's one-thread-per-worker env
 from workers.config import ModelSpec, TrialConfig
 
 RESULTS = Path(__file__).parent / "results"
@@ -52,10 +53,6 @@ BLOCKS = (1, 2, 3, 4)
 CELLS = (1, 2)
 MODELS = ("lstm1997", "elman", "gru", "lstm_forget")
 TARGET_S = 3600.0
-THREAD_ENV = {
-    v: "1"
-    for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
-}
 
 
 @dataclass(frozen=True)

@@ -33,14 +33,11 @@ from typing import Any
 
 import ray
 
+from study.driver import THREAD_ENV  # the driver's one-thread-per-worker env
 from workers.config import ModelSpec, TrialConfig
 from workers.remote import pin_threads, run_trial
 
 RESULTS = Path(__file__).parent / "results" / "ray_scaling.md"
-THREAD_ENV = {
-    v: "1"
-    for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
-}
 
 
 def load() -> str:
