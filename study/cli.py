@@ -8,8 +8,10 @@ Defaults: storage ``$CAROUSEL_STORAGE`` or ``sqlite:///carousel.db``; Ray ``$RAY
 local instance with one worker per CPU. Re-running the same spec continues its study.
 
 Exit codes: 0 the study ran to its end; 2 an invalid spec or argument (one line on stderr naming
-the file or option, the field and the problem; nothing was written anywhere); 130 stopped by
-Ctrl-C / SIGTERM (re-run to continue); 1 an unexpected error.
+the file or option, the field and the problem; nothing was written anywhere), or another driver
+runs the study now; 130 stopped by Ctrl-C / SIGTERM at any moment (re-run to continue); 1 the
+database stayed unreachable past ``--db-retry-s``, Ray could not start (tried twice), or an
+unexpected error: one line, and a state that the next launch resumes.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
+import signal
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import optuna
 
@@ -30,6 +35,8 @@ from study.spec import Spec, SpecError, load_spec, parse_spec
 from study.storage import DEFAULT_URL, StorageError, check_reachable, make_engine, parse_url
 
 PROG = "study-launch"
+RAY_PROBE_S = 5.0
+"""How long a --ray-address may take to answer as Ray (gRPC over HTTP/2) before exit 2."""
 
 
 class _UsageError(Exception):
@@ -63,6 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-retries", type=int, default=2, metavar="N",
         help="Ray retries of a failed task before its trial is FAIL (default: 2)",
+    )  # fmt: skip
+    p.add_argument(
+        "--max-trial-memory", type=float, default=None, metavar="GIB",
+        help="refuse a spec whose largest trial needs more (default: half this machine's "
+        "memory, at most 16)",
+    )  # fmt: skip
+    p.add_argument(
+        "--db-retry-s", type=float, default=None, metavar="S",
+        help="ride out database outages this long before stopping (default: 120)",
     )  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="plain lines instead of a bar")
     return p
@@ -127,33 +143,114 @@ def _check_stored(spec: Spec, url: str, resume: bool) -> bool:
     return True
 
 
+def split_hostport(address: str) -> tuple[str, int]:
+    """``host:port``, ``[v6]:port`` or ``ray://host:port`` -> (host, port); SpecError if not."""
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = hostport.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SpecError("--ray-address", "address", f"expected HOST:PORT, got {address!r}")
+    return host, int(port)
+
+
 def _check_ray_address(address: str | None) -> None:
-    """Fail fast (Ray itself retries an unreachable address for minutes)."""
+    """Fail fast: the address must accept a connection and answer as Ray's GCS does (gRPC,
+    HTTP/2) within RAY_PROBE_S; Ray itself waits minutes on a port that is not Ray."""
     if not address or address in ("auto", "local"):
         return
-    hostport = address.split("://", 1)[-1]
-    host, _, port = hostport.rpartition(":")
-    if not host or not port.isdigit():
-        raise SpecError("--ray-address", "address", f"expected HOST:PORT, got {address!r}")
+    host, port = split_hostport(address)
     try:
-        socket.create_connection((host, int(port)), timeout=5).close()
+        sock = socket.create_connection((host, port), timeout=RAY_PROBE_S)
     except OSError as e:
-        raise SpecError("--ray-address", "address", f"cannot reach {hostport}: {e}") from None
+        raise SpecError("--ray-address", "address", f"cannot reach {host}:{port}: {e}") from None
+    head = b""
+    with sock, suppress(OSError):  # a timeout or reset: not Ray
+        sock.settimeout(RAY_PROBE_S)
+        # the HTTP/2 client preface and an empty SETTINGS frame; a gRPC server answers with its
+        # own SETTINGS frame (type 0x4) first
+        sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]))
+        while len(head) < 9:
+            chunk = sock.recv(9 - len(head))
+            if not chunk:
+                break
+            head += chunk
+    if len(head) < 9 or head[3] != 4:
+        raise SpecError(
+            "--ray-address",
+            "address",
+            f"{host}:{port} accepts connections but does not answer as a Ray head (GCS) within "
+            f"{RAY_PROBE_S:.0f} s",
+        )
+
+
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM acts like Ctrl-C from the first moment (exit 130, resumable), not 143."""
+
+    def on_term(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        old = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def continue_command(argv: Sequence[str]) -> str:
+    """The command line to run again, as given (a password in --storage hidden)."""
+    from study.storage import safe_url
+
+    out = [PROG]
+    args = list(argv)
+    for i, a in enumerate(args):
+        if (i > 0 and args[i - 1] == "--storage") or a.startswith("--storage="):
+            prefix, url = ("--storage=", a.split("=", 1)[1]) if a.startswith("--") else ("", a)
+            with suppress(Exception):  # not a URL: shown as given
+                a = prefix + safe_url(url)
+        out.append(a)
+    return shlex.join(out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    with _signals_interrupt():
+        try:
+            return _main(argv)
+        except KeyboardInterrupt:
+            print(f"stopped; run `{continue_command(argv)}` again to continue", file=sys.stderr)
+            return 130
+
+
+def _main(argv: list[str]) -> int:
     try:
         args = build_parser().parse_args(argv)
     except _UsageError as e:
         return _usage(str(e))
     try:
         spec = load_spec(args.spec)
-        for opt in ("max_in_flight", "max_retries"):
+        for opt, low in (("max_in_flight", 1), ("max_retries", 0), ("db_retry_s", 0)):
             v = getattr(args, opt)
-            if v is not None and v < (1 if opt == "max_in_flight" else 0):
+            if v is not None and v < low:
                 raise SpecError("--" + opt.replace("_", "-"), "value", f"out of range: {v}")
+        if args.max_trial_memory is not None and not args.max_trial_memory > 0:
+            raise SpecError(
+                "--max-trial-memory", "value", f"must be > 0, got {args.max_trial_memory}"
+            )
+        from study.bounds import check_memory, default_limit
+
+        limit = (
+            default_limit() if args.max_trial_memory is None else int(args.max_trial_memory * 2**30)
+        )
+        largest = check_memory(spec, limit)
         if args.dry_run:
             print(dry_run_text(spec))
+            print(f"  memory: the largest trial needs {largest.describe()}")
             return 0
         url = args.storage
         try:
@@ -164,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_ray_address(args.ray_address)
     except SpecError as e:
         return _usage(str(e))
-    return _run(spec, parse_url(url).render_as_string(False), args, existed)
+    return _run(spec, parse_url(url).render_as_string(False), args, existed, argv)
 
 
 def _usage(message: str) -> int:
@@ -172,17 +269,28 @@ def _usage(message: str) -> int:
     return 2
 
 
-def _run(spec: Spec, url: str, args: argparse.Namespace, existed: bool) -> int:
+def _fatal(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 1
+
+
+def _run(spec: Spec, url: str, args: argparse.Namespace, existed: bool, argv: list[str]) -> int:
     import ray
 
-    from study.driver import Driver, init_ray
+    from study.driver import Driver, RayStartError, init_ray
+    from study.lease import LeaseHeldError, LeaseLostError
     from study.queries import format_table, success_table
+    from study.retry import BOUND_S, StorageOutageError
     from study.storage import safe_url
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     t0 = time.monotonic()
-    owns_ray = init_ray(args.ray_address)
+    again = continue_command(argv)
+    try:
+        owns_ray = init_ray(args.ray_address)
+    except RayStartError as e:
+        return _fatal(str(e))
     try:
         cpus = int(ray.cluster_resources().get("CPU", 1))
         where = args.ray_address or "local"
@@ -199,21 +307,24 @@ def _run(spec: Spec, url: str, args: argparse.Namespace, existed: bool) -> int:
             max_in_flight=args.max_in_flight,
             max_retries=args.max_retries,
             live=False if args.no_progress else None,
+            db_retry_s=BOUND_S if args.db_retry_s is None else args.db_retry_s,
         )
         try:
             out = driver.run()
-        except KeyboardInterrupt:
-            print("stopped at once; the next launch of this spec cleans up and continues")
-            return 130
+        except LeaseHeldError as e:
+            return _usage(str(e))
+        except (StorageOutageError, LeaseLostError) as e:
+            return _fatal(f"{e}; run `{again}` again to continue")
     finally:
         if owns_ray:
             ray.shutdown()
     minutes, seconds = divmod(time.monotonic() - t0, 60)
-    recovered = out.reaped + out.repaired
+    recovered = out.reaped + out.repaired + out.journaled
     print(
         f"{out.status}: {out.completed} completed, {out.pruned} pruned, {out.failed} failed, "
         f"{out.interrupted} interrupted this run"
         + (f"; recovered {recovered} trials of an earlier run" if recovered else "")
+        + (f"; {out.duplicates} repeated proposals told, not rerun" if out.duplicates else "")
         + f" ({int(minutes)}m{seconds:04.1f}s)"
     )
     for line in out.errors[:10]:
@@ -224,7 +335,7 @@ def _run(spec: Spec, url: str, args: argparse.Namespace, existed: bool) -> int:
     finally:
         engine.dispose()
     if out.status == "stopped":
-        print(f"stopped; run `{PROG} {args.spec}` again to continue")
+        print(f"stopped; run `{again}` again to continue")
         return 130
     return 0
 

@@ -30,6 +30,7 @@ from workers.config import TrialConfig, TrialResult
 
 INTERRUPTED = "interrupted"
 ERROR = "error"
+DUPLICATE = "duplicate"
 SUMMARY_KEYS = (
     "success_rate",
     "n_seeds",
@@ -46,8 +47,20 @@ _COLUMN = {"sequences_to_solve_median": "seq_to_solve_median"}
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create our tables if they are missing (idempotent)."""
+    """Create our tables if they are missing and widen 32-bit count columns (idempotent)."""
     Base.metadata.create_all(engine)
+    if engine.dialect.name != "postgresql":  # SQLite's INTEGER is 64-bit already
+        return
+    inspector = sa.inspect(engine)
+    with engine.begin() as conn:
+        for table in Base.metadata.sorted_tables:
+            have = {c["name"]: c["type"] for c in inspector.get_columns(table.name)}
+            for col in table.columns:
+                old = have.get(col.name)
+                if isinstance(col.type, sa.BigInteger) and type(old) is sa.INTEGER:
+                    conn.execute(
+                        sa.text(f'ALTER TABLE {table.name} ALTER COLUMN "{col.name}" TYPE BIGINT')
+                    )
 
 
 def stored_spec_toml(engine: Engine, name: str) -> str | None:
@@ -91,8 +104,16 @@ def set_study_status(engine: Engine, study_id: int, status: str) -> None:
 def trial_started(
     engine: Engine, study_id: int, trial: optuna.Trial, params: dict[str, Any], config: TrialConfig
 ) -> int:
-    """Insert the RUNNING trial row with its parameters; returns the row id."""
+    """Insert the RUNNING trial row with its parameters; returns the row id. Idempotent: a
+    retry after a commit whose answer was lost finds the row and returns it."""
     with session_scope(engine) as s:
+        have = s.scalar(
+            sa.select(TrialRow.id).where(
+                TrialRow.study_id == study_id, TrialRow.optuna_trial_id == trial._trial_id
+            )
+        )
+        if have is not None:
+            return int(have)
         row = TrialRow(
             study_id=study_id,
             optuna_trial_id=trial._trial_id,
@@ -120,11 +141,15 @@ def trial_finished(
     engine: Engine, study: optuna.Study, trial: optuna.Trial, row_id: int, result: TrialResult,
     pruned: bool = False,
 ) -> None:  # fmt: skip
-    """Record a finished trial: our row and seeds first, then Optuna's attrs and tell."""
+    """Record a finished trial: our row and seeds first, then Optuna's attrs and tell.
+    Idempotent (a retry after a lost answer): a finished row or trial is left as it is."""
     summary = result.summary()
     state = "PRUNED" if pruned else "COMPLETE"
     with session_scope(engine) as s:
         row = s.get_one(TrialRow, row_id)
+        if row.state in ("COMPLETE", "PRUNED"):
+            _tell(study, trial, summary, row.state)
+            return
         row.state = state
         row.finished_at = utcnow()
         for key in SUMMARY_KEYS:
@@ -155,13 +180,43 @@ def _seed_row(d: dict[str, Any]) -> SeedRow:
     )
 
 
-def _tell(study: optuna.Study, trial: optuna.Trial, summary: dict[str, Any], state: str) -> None:
-    for key in SUMMARY_KEYS:
-        trial.set_user_attr(key, summary.get(key))
-    if state == "PRUNED":
-        study.tell(trial, state=TrialState.PRUNED)
-    else:
-        study.tell(trial, float(summary["success_rate"]))
+def _tell(
+    study: optuna.Study, trial: optuna.Trial, summary: dict[str, Any], state: str,
+    extra: dict[str, Any] | None = None,
+) -> None:  # fmt: skip
+    """Optuna's side of a finished trial; nothing if Optuna holds it finished already."""
+    if _finished(study, trial._trial_id):
+        return
+    try:
+        for key, value in {**{k: summary.get(k) for k in SUMMARY_KEYS}, **(extra or {})}.items():
+            trial.set_user_attr(key, value)
+        if state == "PRUNED":
+            study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True)
+        else:
+            study.tell(trial, float(summary["success_rate"]), skip_if_finished=True)
+    except optuna.exceptions.UpdateFinishedTrialError:  # an earlier try committed, then broke
+        pass
+
+
+def _finished(study: optuna.Study, trial_id: int) -> bool:
+    """Optuna's stored state, read past its in-process cache."""
+    storage = getattr(study._storage, "_backend", study._storage)
+    return bool(storage.get_trial(trial_id).state.is_finished())
+
+
+def tell_duplicate(
+    study: optuna.Study, trial: optuna.Trial, of: dict[str, Any] | None, number: int | None
+) -> None:
+    """Finish a trial whose configuration the study already holds, without training it again:
+    the first one's value (seeds derive from the configuration, so a rerun would give the very
+    same result), ``duplicate_of`` its number; FAIL when that one failed or still runs."""
+    if of is None:
+        if not _finished(study, trial._trial_id):
+            trial.set_user_attr("fail_reason", DUPLICATE)
+            trial.set_user_attr("duplicate_of", number)
+            study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+        return
+    _tell(study, trial, of, of["state"], extra={"duplicate_of": number})
 
 
 def trial_failed(
@@ -172,12 +227,15 @@ def trial_failed(
     if row_id is not None:
         with session_scope(engine) as s:
             row = s.get_one(TrialRow, row_id)
-            row.state = "FAIL"
-            row.error = error
-            row.finished_at = utcnow()
+            if row.state == "RUNNING":
+                row.state = "FAIL"
+                row.error = error
+                row.finished_at = utcnow()
+    if _finished(study, trial._trial_id):
+        return
     trial.set_user_attr("fail_reason", reason)
     trial.set_user_attr("error", error.strip().splitlines()[-1][:500] if error.strip() else "")
-    study.tell(trial, state=TrialState.FAIL)
+    study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
 
 
 def repair(engine: Engine, study: optuna.Study, frozen: optuna.trial.FrozenTrial) -> bool:
@@ -212,6 +270,27 @@ def finished_keys(engine: Engine, study_id: int) -> set[str]:
             TrialRow.study_id == study_id, TrialRow.state.in_(("COMPLETE", "PRUNED"))
         )
         return set(s.scalars(q))
+
+
+def done_configs(engine: Engine, study_id: int) -> dict[str, dict[str, Any]]:
+    """Every configuration the study has settled (COMPLETE, PRUNED, or FAIL with an error, not
+    an interruption): config key -> its trial's number, state and summary, for telling a
+    search sampler's repeated proposals without training them again."""
+    with session_scope(engine) as s:
+        rows = s.scalars(
+            sa.select(TrialRow).where(
+                TrialRow.study_id == study_id,
+                TrialRow.state.in_(("COMPLETE", "PRUNED", "FAIL")),
+            )
+        )
+        out: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            if r.state == "FAIL" and (r.error or "").startswith(INTERRUPTED):
+                continue
+            summary = {k: getattr(r, _COLUMN.get(k, k), None) for k in SUMMARY_KEYS}
+            summary["reading"] = r.config.get("reading")
+            out[r.config_key] = {"number": r.number, "state": r.state, **summary}
+        return out
 
 
 def fail_stale_rows(engine: Engine, study_id: int, error: str) -> int:

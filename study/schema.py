@@ -11,6 +11,10 @@ Optuna has no place for, in a shape the dashboard can aggregate in SQL:
 * ``carousel_params``: the trial's swept parameters, one row per (trial, name): numeric values in
   ``value_num``, categorical ones in ``value_text``. Any two axes of a map are two joins.
 * ``carousel_seeds``: one row per seed of a trial with its per-seed results and learning curve.
+* ``carousel_leases``: which driver runs a study now (one driver per study, `study.lease`).
+
+Sequence counts are 64-bit (``BigInteger``): a budget of 3e9 sequences overflows PostgreSQL's
+32-bit INTEGER. `study.record.ensure_schema` widens such columns of tables created before.
 
 Only the study driver writes; the dashboard reads.
 """
@@ -21,6 +25,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -55,7 +60,7 @@ class StudyRow(Base):
     sampler: Mapped[str] = mapped_column(String(32))
     seeds: Mapped[int] = mapped_column(Integer)
     """Seeds per configuration."""
-    max_sequences: Mapped[int] = mapped_column(Integer)
+    max_sequences: Mapped[int] = mapped_column(BigInteger)
     reading: Mapped[str] = mapped_column(String(16))
     """Success reading deciding 'solved' (literal / mae / frac99)."""
     lag_param: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -65,7 +70,7 @@ class StudyRow(Base):
     spec_toml: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="running")
     """running / done / stopped / failed."""
-    n_planned: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    n_planned: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -144,17 +149,30 @@ class SeedRow(Base):
     """The 63-bit seed as text (portable across SQLite and PostgreSQL integer widths)."""
     solved: Mapped[bool] = mapped_column(Boolean)
     diverged: Mapped[bool] = mapped_column(Boolean)
-    sequences_to_solve: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    seq_literal: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    seq_mae: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    seq_frac99: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    sequences_trained: Mapped[int] = mapped_column(Integer)
+    sequences_to_solve: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    seq_literal: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    seq_mae: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    seq_frac99: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    sequences_trained: Mapped[int] = mapped_column(BigInteger)
     final_train_error: Mapped[float | None] = mapped_column(Float, nullable=True)
     test_error: Mapped[float | None] = mapped_column(Float, nullable=True)
-    test_wrong: Mapped[int] = mapped_column(Integer)
-    test_n: Mapped[int] = mapped_column(Integer)
+    test_wrong: Mapped[int] = mapped_column(BigInteger)
+    test_n: Mapped[int] = mapped_column(BigInteger)
     wall_s: Mapped[float] = mapped_column(Float)
     curve: Mapped[list] = mapped_column(JSON)
     """[[sequences, window mean train error, window fraction correct], ...]."""
 
     trial: Mapped[TrialRow] = relationship(back_populates="seeds")
+
+
+class LeaseRow(Base):
+    """The driver that runs a study now (`study.lease`): one row per study while one runs."""
+
+    __tablename__ = "carousel_leases"
+
+    study: Mapped[str] = mapped_column(String(255), primary_key=True)
+    """The study's name."""
+    holder: Mapped[str] = mapped_column(String(255))
+    """``host:pid:process start``."""
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime)
+    """UTC time of the holder's last heartbeat."""

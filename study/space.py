@@ -13,7 +13,7 @@ space for a grid study; the driver enqueues those points itself, one at a time, 
 is never handed out twice (Optuna's GridSampler can duplicate points under parallel askers).
 
 Example:
-    >>> import optuna
+import optuna
     >>> from study.spec import parse_spec
     >>> spec = parse_spec('''
     ... name = "x"
@@ -45,6 +45,7 @@ import math
 import warnings
 from typing import Any
 
+import numpy as np
 import optuna
 
 from study.spec import Axis, Choice, Spec
@@ -102,6 +103,23 @@ def n_grid_points(spec: Spec) -> int:
     )
 
 
+def n_distinct(spec: Spec) -> int | None:
+    """Distinct configurations of the space, or None when a continuous range makes it endless."""
+    total = 0
+    for m in spec.models:
+        count = 1
+        for a in spec.axes_for(m).values():
+            if isinstance(a, Choice):
+                count *= len(a.values)
+            elif a.integer or a.step is not None:
+                step = a.step or 1
+                count *= int((a.high - a.low) // step) + 1  # log-int ranges: an upper bound
+            else:
+                return None
+        total += count
+    return total
+
+
 def n_planned(spec: Spec) -> int:
     """Trials the study is meant to finish: grid points, or n_trials for a search."""
     return n_grid_points(spec) if spec.sampler == "grid" else int(spec.n_trials or 0)
@@ -128,17 +146,24 @@ def config_for(spec: Spec, params: dict[str, Any]) -> TrialConfig:
     )
 
 
-def make_sampler(spec: Spec) -> optuna.samplers.BaseSampler:
-    """The spec's sampler, seeded from the spec (grid points are enqueued, never sampled)."""
+def make_sampler(spec: Spec, restart: int = 0) -> optuna.samplers.BaseSampler:
+    """The spec's sampler, seeded from the spec (grid points are enqueued, never sampled).
+
+    ``restart``: trials the study already holds. A random or TPE sampler rebuilt with the same
+    seed would draw the first run's points again; its seed then derives from (spec seed,
+    restart), so each continuation draws afresh and the same history gives the same draws."""
+    seed = spec.seed
+    if restart:
+        seed = int(np.random.SeedSequence([spec.seed, restart]).generate_state(1)[0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if spec.sampler == "tpe":
-            return optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, group=True)
+            return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
         if spec.sampler == "qmc":
             return optuna.samplers.QMCSampler(
                 seed=spec.seed, scramble=True, warn_independent_sampling=False
             )
-    return optuna.samplers.RandomSampler(seed=spec.seed)
+    return optuna.samplers.RandomSampler(seed=seed)
 
 
 def make_pruner(spec: Spec) -> optuna.pruners.BasePruner:

@@ -185,4 +185,9 @@ def parse_spec(text: str, file: str = "<spec>") -> Spec:
         raise SpecError(file, "TOML", str(e)) from None
     from study.validate import Validator
 
-    return Validator(file).spec(raw, text)
+    try:
+        return Validator(file).spec(raw, text)
+    except SpecError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError) as e:  # a shape no check foresaw
+        raise SpecError(file, "spec", f"malformed value: {type(e).__name__}: {e}") from None

@@ -31,7 +31,11 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session
 
 DEFAULT_URL = "sqlite:///carousel.db"
-BUSY_TIMEOUT_S = 30
+SUPPORTED = ("sqlite", "postgresql")
+"""Database backends carousel is tested on (Optuna's RDB schema and ours on both)."""
+BUSY_TIMEOUT_S = float(os.environ.get("CAROUSEL_SQLITE_BUSY_TIMEOUT_S", "30"))
+"""SQLite: how long one statement waits for another writer's lock before it errs (and the
+driver's retries take over, `study.retry`)."""
 
 
 class StorageError(Exception):
@@ -57,6 +61,12 @@ def parse_url(url: str) -> URL:
         ) from None
     if u.get_backend_name() == "sqlite" and u.database in (None, "", ":memory:"):
         raise StorageError("in-memory SQLite is not shared between connections; give a file")
+    backend = u.get_backend_name()
+    if backend not in SUPPORTED:
+        raise StorageError(
+            f"unsupported database URL {safe_url(u)}: {backend!r} is not supported; use "
+            "sqlite:///FILE or postgresql+psycopg://USER@HOST:PORT/DB"
+        )
     try:
         u.get_dialect()
     except (exc.NoSuchModuleError, ImportError) as e:
@@ -107,7 +117,7 @@ def make_engine(url: str, read_only: bool = False) -> Engine:
 def _sqlite_pragmas(read_only: bool) -> Any:
     def on_connect(dbapi_conn: Any, _record: Any) -> None:
         cur = dbapi_conn.cursor()
-        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+        cur.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         if not read_only:
             cur.execute("PRAGMA journal_mode = WAL")  # persistent: set once, kept by the file
             cur.execute("PRAGMA synchronous = NORMAL")

@@ -37,6 +37,16 @@ _COMMON = ("lr", "init_range")
 _LSTM1997 = ("blocks", "cells_per_block", "gates", "gate_bias", "gradient", "forget_gate")
 _BASELINE = ("hidden", "match_weights")
 _T = typing.TypeVar("_T")
+MAX_SEEDS = 10_000
+"""Seeds per configuration: the value of a point is a success rate; 10k seeds read it to 1%."""
+MAX_SEQUENCES = 10_000_000_000
+"""Budget per seed: ~15 h of one lane at the kernel's fastest; the paper's largest is ~10^7."""
+MAX_TRIALS = 100_000
+"""Grid points or n_trials of one study (the dashboard is measured at 10k+ trials)."""
+MAX_CURVE_POINTS = 10_000
+MAX_UNITS = 4096
+"""blocks, cells_per_block and hidden: far above any net a CPU lane trains (the paper's: <= 4)."""
+MAX_MATCH_WEIGHTS = 10_000_000
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
 
@@ -58,8 +68,10 @@ class Validator:
             raise self.fail("name", "use letters, digits, '_', '-' or '.' (at most 128)")
         task = self.task(raw)
         models = self.models(raw)
-        seeds = self.need(self.integer(raw, "seeds", 1, required=True))
-        max_sequences = self.need(self.integer(raw, "max_sequences", 1, required=True))
+        seeds = self.need(self.integer(raw, "seeds", 1, required=True, high=MAX_SEEDS))
+        max_sequences = self.need(
+            self.integer(raw, "max_sequences", 1, required=True, high=MAX_SEQUENCES)
+        )
         reading = self.string(raw, "reading") or "literal"
         from workers.config import READINGS
 
@@ -70,7 +82,7 @@ class Validator:
             raise self.fail("sampler", f"unknown sampler {sampler!r}; use {', '.join(SAMPLERS)}")
         if sampler == "qmc" and importlib.util.find_spec("scipy") is None:
             raise self.fail("sampler", "qmc needs scipy, which is not installed")
-        n_trials = self.integer(raw, "n_trials", 1)
+        n_trials = self.integer(raw, "n_trials", 1, high=MAX_TRIALS)
         if sampler == "grid" and n_trials is not None:
             raise self.fail("n_trials", "a grid runs every point once; drop n_trials")
         if sampler != "grid" and n_trials is None:
@@ -108,17 +120,37 @@ class Validator:
             task_param_names=tuple(task_axes),
             n_trials=n_trials,
             reading=reading,
-            seed=self.integer(raw, "seed", 0) or 0,
+            seed=self.integer(raw, "seed", 0, high=2**63 - 1) or 0,
             backend=backend,
             precision=precision,
-            curve_points=self.integer(raw, "curve_points", 2) or 40,
+            curve_points=self.integer(raw, "curve_points", 2, high=MAX_CURVE_POINTS) or 40,
             pruning=self.pruning(raw, seeds),
             paper_experiment=self.string(raw, "paper_experiment"),
             description=self.string(raw, "description") or "",
             file=self.file,
             source=text,
         )
+        self.check_size(spec)
         return spec
+
+    def check_size(self, spec: Spec) -> None:
+        """Bound the number of trials: a grid's points, and n_trials against the distinct
+        configurations a discrete search space holds (more would only repeat them)."""
+        from study.space import n_distinct, n_grid_points
+
+        if spec.sampler == "grid":
+            n = n_grid_points(spec)
+            if n > MAX_TRIALS:
+                raise self.fail("space", f"the grid has {n:,} points; at most {MAX_TRIALS:,}")
+            return
+        distinct = n_distinct(spec)
+        if distinct is not None and spec.n_trials is not None and spec.n_trials > distinct:
+            raise self.fail(
+                "n_trials",
+                f"{spec.n_trials} trials but the space holds only {distinct} distinct "
+                "configurations (a configuration never runs twice); lower n_trials or use "
+                'sampler = "grid"',
+            )
 
     # -- scalars -----------------------------------------------------------------------------
     @staticmethod
@@ -137,8 +169,9 @@ class Validator:
         return v
 
     def integer(
-        self, raw: dict[str, Any], key: str, low: int, required: bool = False, prefix: str = ""
-    ) -> int | None:
+        self, raw: dict[str, Any], key: str, low: int, required: bool = False, prefix: str = "",
+        high: int | None = None,
+    ) -> int | None:  # fmt: skip
         where = prefix + key
         if key not in raw:
             if required:
@@ -149,6 +182,8 @@ class Validator:
             raise self.fail(where, f"expected an integer, got {_show(v)}")
         if v < low:
             raise self.fail(where, f"must be >= {low}, got {v}")
+        if high is not None and v > high:
+            raise self.fail(where, f"must be <= {high:,}, got {v:,}")
         return v
 
     def table(self, raw: dict[str, Any], key: str) -> dict[str, Any] | None:
@@ -177,6 +212,8 @@ class Validator:
         if not isinstance(v, list) or not v:
             raise self.fail("models", f"expected a non-empty list of model names, got {_show(v)}")
         for m in v:
+            if not isinstance(m, str):
+                raise self.fail("models", f"expected model names (strings), got {_show(m)}")
             if m not in MODELS:
                 raise self.fail("models", f"unknown model {m!r}; known: {', '.join(MODELS)}")
         if len(set(v)) != len(v):
@@ -267,8 +304,12 @@ class Validator:
             raise self.fail(where, "empty list: the grid would have no points")
         for x in values:
             self.check_value(where, name, x)
-        if len(set(map(repr, values))) != len(values):
-            raise self.fail(where, "a value is listed twice")
+        seen: dict[tuple[str, Any], Any] = {}
+        for x in values:
+            key = _normal(x)
+            if key in seen:
+                raise self.fail(where, f"{_show(x)} repeats {_show(seen[key])}: same value twice")
+            seen[key] = x
         return Choice(tuple(float(x) if name in _COMMON else x for x in values))
 
     def check_value(self, where: str, name: str, x: Any) -> None:
@@ -287,6 +328,9 @@ class Validator:
                 raise self.fail(where, f"expected an integer, got {_show(x)}")
             if x < 1:
                 raise self.fail(where, f"must be >= 1, got {x}")
+            high = MAX_MATCH_WEIGHTS if name == "match_weights" else MAX_UNITS
+            if x > high:
+                raise self.fail(where, f"must be <= {high:,}, got {x:,}")
         elif name in choices:
             if x not in choices[name]:
                 raise self.fail(where, f"must be one of {', '.join(choices[name])}, got {_show(x)}")
@@ -322,6 +366,15 @@ class Validator:
             if integer and not isinstance(step, int):
                 raise self.fail(f"{where}.step", "an integer range needs an integer step")
         return Range(float(low), float(high), log, None if step is None else step, integer)
+
+
+def _normal(x: Any) -> tuple[str, Any]:
+    """The value as the trainer sees it: 1, 1.0 and 1e0 are one learning rate."""
+    if isinstance(x, bool):
+        return ("bool", x)
+    if isinstance(x, int | float):
+        return ("num", float(x))
+    return (type(x).__name__, x)
 
 
 def _show(v: Any) -> str:

@@ -108,6 +108,10 @@ class Adding(Task):
         # T >= 12 keeps X1 (steps 0..9) off the last step and leaves X2 a free candidate.
         object.__setattr__(self, "T", check_int(self.name, "T", self.T, 12))
 
+    @property
+    def max_length(self) -> int:
+        return self.T + self.T // 10
+
     def sample(self, rng: np.random.Generator, n: int) -> SequenceBatch:
         idx, val, info = marked_pairs(rng, n, self.T, -1.0, 1.0, first_value=0.0)
         target = 0.5 + (info["x1"] + info["x2"]) / 4.0

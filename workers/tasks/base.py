@@ -223,6 +223,14 @@ class Task(ABC):
         """The task's lag parameter for plots (T, q, p, ...): the minimal time lag of the paper."""
         return float("nan")
 
+    @property
+    def max_length(self) -> int:
+        """The longest sequence the task draws, from its parameters alone (no sampling: a lag of
+        10^9 must be refused before it is materialised). Tasks whose length does not grow with a
+        parameter read it off a small probe; tasks with unbounded lengths give a bound that
+        holds for all but ~1e-6 of sequences."""
+        return int(self.sample(np.random.default_rng(0), 64).lengths.max())
+
     def params(self) -> dict[str, Any]:
         """The task's own parameters (what a study can sweep), as plain data."""
         return {}

@@ -90,6 +90,11 @@ class LongLag2c(Task):
         assert self.p is not None  # set in __post_init__
         return self.p
 
+    @property
+    def max_length(self) -> int:
+        """q + 3 plus the geometric tail: P(k > 130) = 0.9^131 ~ 1e-6."""
+        return self.q + 3 + int(np.ceil(np.log(1e-6) / np.log(1 - P_TRIGGER)))
+
     def sample(self, rng: np.random.Generator, n: int) -> SequenceBatch:
         q, p = self.q, self._p
         e, b, x = p, p + 1, p + 2

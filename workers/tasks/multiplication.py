@@ -72,6 +72,10 @@ class Multiplication(Task):
         object.__setattr__(self, "n_seq", n_seq)
         object.__setattr__(self, "test_max_wrong_frac", math.ceil(1000 * n_seq / 2000) / 1000)
 
+    @property
+    def max_length(self) -> int:
+        return self.T + self.T // 10
+
     def sample(self, rng: np.random.Generator, n: int) -> SequenceBatch:
         idx, val, info = marked_pairs(rng, n, self.T, 0.0, 1.0, first_value=1.0)
         target = info["x1"] * info["x2"]

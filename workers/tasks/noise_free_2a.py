@@ -66,6 +66,10 @@ class NoiseFree2a(Task):
         """(n, p-1) the symbols a_{i_1} .. a_{i_{p-1}}: here always a_1 .. a_{p-1}."""
         return np.broadcast_to(np.arange(self.p - 1), (n, self.p - 1))
 
+    @property
+    def max_length(self) -> int:
+        return self.p + 1
+
     def sample(self, rng: np.random.Generator, n: int) -> SequenceBatch:
         p = self.p
         cls = rng.integers(0, 2, size=n)  # 0: x, 1: y

@@ -104,6 +104,10 @@ class TwoSequence3a(Task):
         cl = None if clean is None else clean[:, None]
         return end_batch(idx, val, lengths, targets[:, None], 1, clean_targets=cl, info=info)
 
+    @property
+    def max_length(self) -> int:
+        return self.T + self.T // 10
+
     def sample(self, rng: np.random.Generator, n: int) -> SequenceBatch:
         lengths, cls, x = self._values(rng, n)
         return self._batch(lengths, x, np.where(cls == 0, 1.0, 0.0), {"cls": cls})

@@ -1,0 +1,26 @@
+"""The ``study-launch`` entry point: Ctrl-C and SIGTERM mean "stop, resumable" from the first
+moment, before the heavy imports of `study.cli` (Optuna, SQLAlchemy) have even finished."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from typing import Any
+
+
+def _interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        from study.cli import main as cli_main
+    except KeyboardInterrupt:
+        print("study-launch: stopped before anything started; nothing was written", file=sys.stderr)
+        return 130
+    return cli_main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
