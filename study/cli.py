@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shlex
 import signal
 import socket
 import sys
@@ -31,10 +30,10 @@ from typing import Any, NoReturn
 
 import optuna
 
+from study.launch import PROG, continue_command
 from study.spec import Spec, SpecError, load_spec, parse_spec
 from study.storage import DEFAULT_URL, StorageError, check_reachable, make_engine, parse_url
 
-PROG = "study-launch"
 RAY_PROBE_S = 5.0
 """How long a --ray-address may take to answer as Ray (gRPC over HTTP/2) before exit 2."""
 
@@ -147,8 +146,13 @@ def split_hostport(address: str) -> tuple[str, int]:
     """``host:port``, ``[v6]:port`` or ``ray://host:port`` -> (host, port); SpecError if not."""
     hostport = address.split("://", 1)[-1].rstrip("/")
     host, sep, port = hostport.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
+    bracketed = host.startswith("[") and host.endswith("]")
+    if bracketed:
         host = host[1:-1]
+    elif ":" in host:
+        raise SpecError(
+            "--ray-address", "address", f"write an IPv6 address in brackets: [{hostport}]:PORT"
+        )
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise SpecError("--ray-address", "address", f"expected HOST:PORT, got {address!r}")
     return host, int(port)
@@ -200,21 +204,6 @@ def _signals_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, old)
-
-
-def continue_command(argv: Sequence[str]) -> str:
-    """The command line to run again, as given (a password in --storage hidden)."""
-    from study.storage import safe_url
-
-    out = [PROG]
-    args = list(argv)
-    for i, a in enumerate(args):
-        if (i > 0 and args[i - 1] == "--storage") or a.startswith("--storage="):
-            prefix, url = ("--storage=", a.split("=", 1)[1]) if a.startswith("--") else ("", a)
-            with suppress(Exception):  # not a URL: shown as given
-                a = prefix + safe_url(url)
-        out.append(a)
-    return shlex.join(out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,9 +3,20 @@ moment, before the heavy imports of `study.cli` (Optuna, SQLAlchemy) have even f
 
 from __future__ import annotations
 
+import re
+import shlex
 import signal
 import sys
+from collections.abc import Sequence
 from typing import Any
+
+PROG = "study-launch"
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^@/]*@")
+
+
+def continue_command(argv: Sequence[str]) -> str:
+    """The command line to run again, as it was given (a password in a URL shown as ***)."""
+    return shlex.join([PROG, *(_PASSWORD.sub(r"\1***@", a) for a in argv)])
 
 
 def _interrupt(_signum: int, _frame: Any) -> None:
@@ -17,7 +28,11 @@ def main() -> int:
     try:
         from study.cli import main as cli_main
     except KeyboardInterrupt:
-        print("study-launch: stopped before anything started; nothing was written", file=sys.stderr)
+        print(
+            f"{PROG}: stopped before anything started; run `{continue_command(sys.argv[1:])}` "
+            "to start",
+            file=sys.stderr,
+        )
         return 130
     return cli_main()
 

@@ -214,10 +214,10 @@ def test_a_signal_at_any_moment_exits_130_without_traceback(
     assert proc.returncode == 130, (out, err)
     assert "Traceback" not in err and "Traceback" not in out, err
     assert f"--storage {url}" in err + out  # the continue hint keeps the storage
-    # and the state resumes: a full run afterwards completes every point
-    again = launch(str(spec), "--storage", url)
-    out, err = again.communicate(timeout=300)
-    assert again.returncode == 0, err
+    if after > 1:  # and the state resumes: a full run afterwards completes the study
+        again = launch(str(spec), "--storage", url)
+        out, err = again.communicate(timeout=300)
+        assert again.returncode == 0, err
 
 
 def test_ray_start_failure_is_retried_then_one_line(tmp_path: Path) -> None:
@@ -236,5 +236,5 @@ def test_continue_hint_repeats_the_command_line() -> None:
     argv = ["s.toml", "--storage", "postgresql+psycopg://u:secret@db:5432/c", "--ray-address",
             "head:6379", "--max-in-flight", "3"]  # fmt: skip
     hint = cli.continue_command(argv)
-    assert hint.startswith("study-launch s.toml --storage postgresql+psycopg://u:***@db:5432/c")
+    assert hint.startswith("study-launch s.toml --storage 'postgresql+psycopg://u:***@db:5432/c'")
     assert "--ray-address head:6379 --max-in-flight 3" in hint and "secret" not in hint

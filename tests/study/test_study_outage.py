@@ -16,6 +16,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,13 +73,19 @@ class PrivatePostgres:
 
 
 @pytest.fixture
-def private_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivatePostgres]:
-    pg = PrivatePostgres(tmp_path_factory.mktemp("pg"))
+def private_pg() -> Iterator[PrivatePostgres]:
+    # not under pytest's tmp folders: their parents are private to root, and the server runs
+    # as the postgres user
+    folder = Path(tempfile.mkdtemp(prefix="carousel-pg-"))
     try:
-        yield pg
+        pg = PrivatePostgres(folder)
+        try:
+            yield pg
+        finally:
+            subprocess.run([*pg.prefix, str(pg.bin / "pg_ctl"), "-D", str(pg.data), "-m",
+                            "immediate", "stop"], capture_output=True)  # fmt: skip
     finally:
-        subprocess.run([*pg.prefix, str(pg.bin / "pg_ctl"), "-D", str(pg.data), "-m",
-                        "immediate", "stop"], capture_output=True)  # fmt: skip
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def launch(spec: Path, url: str, ray: str, *extra: str, env: dict[str, str] | None = None
