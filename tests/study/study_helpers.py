@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +126,21 @@ def assert_every_point_complete_once(url: str, name: str, spec_path: Path) -> No
         assert [s["replicate"] for s in seeds] == list(range(spec.seeds))
         assert [s["seed"] for s in seeds] == [str(config.seed_of(i)) for i in range(spec.seeds)]
         assert all(len(s["curve"]) >= 1 for s in seeds)
+
+
+def wait_for(url: str, proc: subprocess.Popen[str], complete: int, running: int) -> None:
+    """Poll our tables until the running driver has finished/started that many trials."""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[0]
+        try:
+            engine = make_engine(url, read_only=True)
+            with session_scope(engine) as s:
+                states = list(s.scalars(sa.select(TrialRow.state)))
+            engine.dispose()
+        except Exception:  # the driver has not created the tables yet
+            states = []
+        if states.count("COMPLETE") >= complete and states.count("RUNNING") >= running:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the driver made no progress")

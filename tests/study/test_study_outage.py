@@ -22,12 +22,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from study_helpers import assert_every_point_complete_once, tiny_spec
+from study_helpers import assert_every_point_complete_once, tiny_spec, wait_for
 
 from study.journal import journal_path
-from study.schema import TrialRow
-from study.storage import make_engine, session_scope
 
 EXE = str(Path(sys.executable).parent / "study-launch")
 LRS = "[1.0, 2.0, 4.0, 8.0]"  # 12 points of 0.2-2 s each
@@ -99,23 +96,6 @@ def launch(spec: Path, url: str, ray: str, *extra: str, env: dict[str, str] | No
     )
 
 
-def wait_complete(url: str, proc: subprocess.Popen[str], n: int) -> None:
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()[0]
-        try:
-            engine = make_engine(url, read_only=True)
-            with session_scope(engine) as s:
-                states = list(s.scalars(sa.select(TrialRow.state)))
-            engine.dispose()
-        except Exception:
-            states = []
-        if states.count("COMPLETE") >= n:
-            return
-        time.sleep(0.1)
-    raise AssertionError("the driver made no progress")
-
-
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_postgres_outage_within_the_bound_is_ridden_out(
@@ -123,7 +103,7 @@ def test_postgres_outage_within_the_bound_is_ridden_out(
 ) -> None:
     path = tiny_spec(tmp_path, name="outage", lrs=LRS, max_sequences=BUDGET)
     proc = launch(path, private_pg.url, ray_local)
-    wait_complete(private_pg.url, proc, 2)
+    wait_for(private_pg.url, proc, complete=2, running=0)
     private_pg.stop()
     time.sleep(12)  # trials finish meanwhile: their results wait in the driver and in Ray
     private_pg.start()
@@ -142,7 +122,7 @@ def test_postgres_outage_past_the_bound_stops_cleanly_and_resumes(
     path = tiny_spec(tmp_path, name="long", lrs=LRS, max_sequences=BUDGET)
     journal = journal_path(private_pg.url, "long")
     proc = launch(path, private_pg.url, ray_local, "--db-retry-s", "4")
-    wait_complete(private_pg.url, proc, 2)
+    wait_for(private_pg.url, proc, complete=2, running=0)
     private_pg.stop()
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 1, out
@@ -166,7 +146,7 @@ def test_sqlite_held_by_another_writer_is_waited_out(tmp_path: Path, ray_local: 
     url = f"sqlite:///{db}"
     path = tiny_spec(tmp_path, name="locked", lrs=LRS, max_sequences=BUDGET)
     proc = launch(path, url, ray_local, env={"CAROUSEL_SQLITE_BUSY_TIMEOUT_S": "1"})
-    wait_complete(url, proc, 2)
+    wait_for(url, proc, complete=2, running=0)
     other = sqlite3.connect(db, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")  # another writer holds the file far past the busy timeout
     time.sleep(8)

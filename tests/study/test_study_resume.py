@@ -8,18 +8,23 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from optuna.trial import TrialState
-from study_helpers import assert_every_point_complete_once, optuna_trials, our_trials, tiny_spec
+from study_helpers import (
+    assert_every_point_complete_once,
+    optuna_trials,
+    our_trials,
+    tiny_spec,
+    wait_for,
+)
 
 from study import cli
 from study.driver import run_study
-from study.schema import StudyRow, TrialRow
+from study.schema import StudyRow
 from study.spec import load_spec
 from study.storage import make_engine, session_scope
 
@@ -35,24 +40,6 @@ def launch(spec: Path, url: str, ray_address: str) -> subprocess.Popen[str]:
         stderr=subprocess.STDOUT,
         text=True,
     )
-
-
-def wait_for(url: str, proc: subprocess.Popen[str], complete: int, running: int) -> None:
-    """Poll our tables until the running driver has finished/started that many trials."""
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()[0]
-        try:
-            engine = make_engine(url, read_only=True)
-            with session_scope(engine) as s:
-                states = list(s.scalars(sa.select(TrialRow.state)))
-            engine.dispose()
-        except Exception:  # the driver has not created the tables yet
-            states = []
-        if states.count("COMPLETE") >= complete and states.count("RUNNING") >= running:
-            return
-        time.sleep(0.05)
-    raise AssertionError("the driver made no progress")
 
 
 def snapshot(url: str, name: str) -> dict[int, Any]:
