@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from optuna.trial import TrialState
 from sqlalchemy.engine import Engine
 
+from study.columns import add_missing_columns
 from study.schema import Base, ParamRow, SeedRow, StudyRow, TrialRow, utcnow
 from study.space import n_planned
 from study.spec import Spec
@@ -46,8 +47,9 @@ _COLUMN = {"sequences_to_solve_median": "seq_to_solve_median"}
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create our tables if they are missing (idempotent)."""
+    """Create our tables if they are missing, and nullable columns added since (idempotent)."""
     Base.metadata.create_all(engine)
+    add_missing_columns(engine, Base.metadata)
 
 
 def stored_spec_toml(engine: Engine, name: str) -> str | None:
@@ -152,6 +154,7 @@ def _seed_row(d: dict[str, Any]) -> SeedRow:
         test_n=d["test_n"],
         wall_s=d["wall_s"],
         curve=d["curve"],
+        metrics=d.get("metrics"),
     )
 
 
