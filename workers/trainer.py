@@ -12,6 +12,12 @@ Training runs in blocks of B sequences per lane. After each block the window rea
 reading held inside the block is put back to its weights at the block start and replays exactly
 that many sequences, so its final weights are those at the stopping point, not a block later.
 
+Real-data tasks (`workers.tasks.real`) train on recordings drawn from their fit split and are
+judged on fixed sets (``Task.fixed_set``): the stopping rule classifies the validation split, the
+final test the test split, the same recordings for every seed; the task's ``metrics`` (test
+accuracy, macro-F1, confusion matrix) land in each ``SeedResult``. With ``output = "softmax"``
+the loss is cross-entropy, which only the torch backend computes (`choose_backend`).
+
 No Ray, Optuna or SQL here: Ray, the tests and the command line all call `train`.
 """
 
