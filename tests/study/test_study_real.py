@@ -106,9 +106,8 @@ def test_a_csv_study_stores_each_seeds_metrics(
         assert m["test_accuracy"] == pytest.approx((n - wrong) / n)
 
 
-def test_an_older_database_gains_the_metrics_column(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/old.db"
-    engine = make_engine(url)
+def test_an_older_database_gains_the_metrics_column(storage_url: str) -> None:
+    engine = make_engine(storage_url)
     Base.metadata.create_all(engine)
     with engine.begin() as c:  # what a database written before the column looks like
         c.execute(sa.text("ALTER TABLE carousel_seeds DROP COLUMN metrics"))
@@ -118,3 +117,4 @@ def test_an_older_database_gains_the_metrics_column(tmp_path: Path) -> None:
     cols = {c["name"] for c in sa.inspect(engine).get_columns("carousel_seeds")}
     assert "metrics" in cols
     assert add_missing_columns(engine, Base.metadata) == []  # idempotent
+    engine.dispose()
