@@ -167,6 +167,12 @@ def test_malformed_files_are_refused_with_file_row_and_column(
     assert "\n" not in msg
 
 
+def test_a_byte_order_mark_is_not_part_of_the_first_column(tmp_path: Path) -> None:
+    p = tmp_path / "excel.csv"
+    p.write_bytes(b"\xef\xbb\xbf" + GOOD.encode())  # what spreadsheet programs write
+    assert make_task("csv", path=str(p)).classes == ("run", "walk")
+
+
 def test_missing_file_and_bad_parameters(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"nope\.csv: file not found"):
         make_task("csv", path=str(tmp_path / "nope.csv"))

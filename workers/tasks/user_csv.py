@@ -79,7 +79,7 @@ class Sequences:
 def read_long_csv(path: str) -> Sequences:
     """Parse and check a long-format CSV; raises :class:`CsvError` naming row and column."""
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:
             header = next(csv.reader(f), None)
     except FileNotFoundError:
         raise CsvError(path, "file not found") from None
@@ -107,7 +107,7 @@ def read_long_csv(path: str) -> Sequences:
     try:
         df = pd.read_csv(
             path, dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False,
-            header=0, names=names, skipinitialspace=True,
+            header=0, names=names, skipinitialspace=True, encoding="utf-8-sig",
         )  # fmt: skip
     except pd.errors.ParserError as e:
         m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
