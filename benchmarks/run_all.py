@@ -2,7 +2,8 @@
 
 In order: trainer_speed, roofline, ray_scaling, map_time (default mode: the stratified sample and
 the projection) and dashboard_query (a colleague's module: its ``main()`` is called when it can be
-imported, otherwise it is skipped with a message). Each writes its table to benchmarks/results/.
+imported, otherwise it is skipped with a message) and real_reference (1-NN accuracies on the
+real-data tasks). Each writes its table to benchmarks/results/.
 Every benchmark runs as ``sys.executable -m benchmarks.<name>`` in a subprocess, so one
 benchmark's threads, numba caches and Ray session cannot leak into the next one's timings.
 
@@ -30,6 +31,7 @@ BENCHES: tuple[tuple[str, str, bool], ...] = (
     ("ray_scaling", "ray_scaling.md", True),
     ("map_time", "map_time.md", False),
     ("dashboard_query", "dashboard_query.md", False),
+    ("real_reference", "real_reference.md", False),
 )
 CALL_MAIN = "import sys, benchmarks.{0} as m; sys.exit(m.main() or 0)"
 PROBE = "import benchmarks.{0} as m; assert callable(m.main)"

@@ -388,3 +388,33 @@ def paper_bars(cmp: pd.DataFrame) -> go.Figure:
     fig.update_yaxes(range=[0, 1.05], row=1, col=2)
     fig.update_layout(barmode="group", height=420, margin={"l": 60, "r": 20, "t": 50, "b": 80})
     return fig
+
+
+def confusion_matrix(counts: pd.DataFrame, title: str) -> go.Figure:
+    """A confusion matrix (rows: true class, columns: predicted class, as in the table beside
+    it) as a heatmap; each cell shows its count, and hovering adds the row's share."""
+    z = counts.to_numpy(dtype=float)
+    share = z / np.maximum(z.sum(axis=1, keepdims=True), 1.0)
+    rows, cols = [str(c) for c in counts.index], [str(c) for c in counts.columns]
+    fig = go.Figure(
+        go.Heatmap(
+            z=share,
+            x=cols,
+            y=rows,
+            text=z.astype(int).astype(str),
+            texttemplate="%{text}",
+            customdata=z,
+            colorscale="Blues",
+            zmin=0.0,
+            zmax=1.0,
+            colorbar={"title": "row share"},
+            hovertemplate="true %{y}, predicted %{x}: %{customdata:.0f} (%{z:.0%} of row)"
+            "<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="predicted class", type="category")
+    fig.update_yaxes(title_text="true class", type="category", autorange="reversed")
+    fig.update_layout(
+        title=title, height=120 + 40 * len(rows), margin={"l": 80, "r": 20, "t": 50, "b": 60}
+    )
+    return fig

@@ -371,6 +371,10 @@ def trials_with_params(
     return trials, params
 
 
+def _has_column(conn: Engine | Connection, table: str, column: str) -> bool:
+    return any(c["name"] == column for c in inspect(conn).get_columns(table))
+
+
 def seeds_of_config(conn: Engine | Connection, study_id: int, config_key: str) -> pd.DataFrame:
     """Every seed of every trial of the study with this configuration key (re-queued trials of
     one configuration add seeds to it), with the per-seed results and learning curve."""
@@ -394,6 +398,8 @@ def seeds_of_config(conn: Engine | Connection, study_id: int, config_key: str) -
             sd.c.test_n,
             sd.c.wall_s,
             sd.c.curve,
+            # real-data tasks' per-seed metrics; NULL in a database older than the column
+            sd.c.metrics if _has_column(conn, sd.name, "metrics") else null().label("metrics"),
         )
         .select_from(t.join(sd, sd.c.trial_id == t.c.id))
         .where(t.c.study_id == study_id, t.c.config_key == config_key)

@@ -127,7 +127,8 @@ def _check_stored(spec: Spec, url: str, resume: bool) -> bool:
             raise SpecError("--resume", "name", f"no study {spec.name!r} in this storage to resume")
         return False
     try:
-        old = parse_spec(stored, "<stored spec>").identity()
+        # parsed as if from the spec's own file: relative data paths (csv task) resolve the same
+        old = parse_spec(stored, spec.file).identity()
     except SpecError:
         old = {}
     new = spec.identity()

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from optuna.trial import TrialState
 from sqlalchemy.engine import Engine
 
+from study.columns import add_missing_columns, widen_integer_columns
 from study.schema import Base, ParamRow, SeedRow, StudyRow, TrialRow, utcnow
 from study.space import n_planned
 from study.spec import Spec
@@ -47,20 +48,11 @@ _COLUMN = {"sequences_to_solve_median": "seq_to_solve_median"}
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create our tables if they are missing and widen 32-bit count columns (idempotent)."""
+    """Create our tables if missing, add nullable columns added since and widen 32-bit count
+    columns (idempotent; `study.columns`)."""
     Base.metadata.create_all(engine)
-    if engine.dialect.name != "postgresql":  # SQLite's INTEGER is 64-bit already
-        return
-    inspector = sa.inspect(engine)
-    with engine.begin() as conn:
-        for table in Base.metadata.sorted_tables:
-            have = {c["name"]: c["type"] for c in inspector.get_columns(table.name)}
-            for col in table.columns:
-                old = have.get(col.name)
-                if isinstance(col.type, sa.BigInteger) and type(old) is sa.INTEGER:
-                    conn.execute(
-                        sa.text(f'ALTER TABLE {table.name} ALTER COLUMN "{col.name}" TYPE BIGINT')
-                    )
+    add_missing_columns(engine, Base.metadata)
+    widen_integer_columns(engine, Base.metadata)
 
 
 def stored_spec_toml(engine: Engine, name: str) -> str | None:
@@ -177,6 +169,7 @@ def _seed_row(d: dict[str, Any]) -> SeedRow:
         test_n=d["test_n"],
         wall_s=d["wall_s"],
         curve=d["curve"],
+        metrics=d.get("metrics"),
     )
 
 

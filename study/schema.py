@@ -161,6 +161,9 @@ class SeedRow(Base):
     wall_s: Mapped[float] = mapped_column(Float)
     curve: Mapped[list] = mapped_column(JSON)
     """[[sequences, window mean train error, window fraction correct], ...]."""
+    metrics: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    """Real-data tasks: test_accuracy, macro_f1, confusion [true][predicted], classes; NULL for
+    the paper's tasks (and in databases written before the column existed)."""
 
     trial: Mapped[TrialRow] = relationship(back_populates="seeds")
 

@@ -49,8 +49,9 @@ SAMPLERS = ("grid", "tpe", "random", "qmc")
 PRUNERS = ("median", "threshold")
 BACKENDS = ("auto", "kernel", "torch")
 PRECISIONS = ("float64", "float32")
-LAG_NAMES = ("T", "q", "p")
-"""Task parameters that are the lag, in order of preference (adding: T, 2c: q, 2a/2b: p)."""
+LAG_NAMES = ("T", "q", "p", "lag")
+"""Task parameters that are the lag, in order of preference (adding: T, 2c: q, 2a/2b: p, the
+real-data tasks' long-lag variant: lag)."""
 
 
 class SpecError(Exception):

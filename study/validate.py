@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 import re
 import typing
 from typing import Any
@@ -194,11 +195,11 @@ class Validator:
         return raw[key]
 
     def task(self, raw: dict[str, Any]) -> str:
-        from workers.tasks import TASKS
+        from workers.tasks import ALL_TASKS
 
         task = self.need(self.string(raw, "task", required=True))
-        if task not in TASKS:
-            raise self.fail("task", f"unknown task {task!r}; known: {', '.join(TASKS)}")
+        if task not in ALL_TASKS:
+            raise self.fail("task", f"unknown task {task!r}; known: {', '.join(ALL_TASKS)}")
         return task
 
     def models(self, raw: dict[str, Any]) -> tuple[str, ...]:
@@ -264,7 +265,7 @@ class Validator:
     def task_axes(
         self, raw: dict[str, Any], space: dict[str, Any], task: str, grid: bool
     ) -> dict[str, Axis]:
-        from workers.tasks import make_task, task_params
+        from workers.tasks import ALL_TASKS, make_task, task_params
 
         fixed = self.table(raw, "task_params") or {}
         swept = space.get("task") or {}
@@ -281,6 +282,8 @@ class Validator:
                     raise self.fail(f"{where}.{k}", "set in both [task_params] and [space.task]")
                 if where == "task_params" and isinstance(v, list | dict):
                     raise self.fail(f"{where}.{k}", "fixed values only; sweep it in [space.task]")
+                if k in getattr(ALL_TASKS[task], "path_params", ()):
+                    v = self.path(v)  # a data file (csv task): relative to the spec's folder
                 axes[k] = self.axis(f"{where}.{k}", v, k, grid)
         # every value must build the task together with the other parameters' first values
         base = {k: (a.values[0] if isinstance(a, Choice) else a.low) for k, a in axes.items()}
@@ -293,6 +296,14 @@ class Validator:
                 except (ValueError, TypeError) as e:
                     raise self.fail(where, str(e)) from None
         return axes
+
+    def path(self, v: Any) -> Any:
+        """A file path parameter, made absolute against the spec file's folder (lists too)."""
+        if isinstance(v, list):
+            return [self.path(x) for x in v]
+        if not isinstance(v, str) or not v.strip() or os.path.isabs(v):
+            return v  # make_task reports a wrong type or an empty path
+        return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(self.file)), v))
 
     def axis(self, where: str, v: Any, name: str, grid: bool) -> Axis:
         if isinstance(v, dict):

@@ -7,7 +7,8 @@ sequence as computed *before* its update (what "processed correctly" means in th
 * :class:`KernelBackend`: the 1997 LSTM with the paper's truncated gradient, computed by forward
   accumulation in a numba kernel (`workers.kernel`), K lanes vectorised. The fast path.
 * :class:`TorchBackend`: any registered model (baselines, full-gradient or forget-gate 1997
-  nets) with batched torch autograd; runs on CUDA when asked. The general path.
+  nets) with batched torch autograd; runs on CUDA when asked. The general path, and the only one
+  for softmax cross-entropy (real-data tasks with ``output = "softmax"``).
 
 A lane's batch is a :class:`LaneBatch`: the K lanes' sequences stacked to (K, B, ...).
 """
@@ -187,7 +188,13 @@ class TorchBackend:
 
     name = "torch"
 
-    def __init__(self, model: torch.nn.Module, device: str = "cpu") -> None:
+    def __init__(self, model: torch.nn.Module, device: str = "cpu", loss: str = "squared") -> None:
+        if loss not in ("squared", "cross_entropy"):
+            raise ValueError(f"loss must be squared or cross_entropy, got {loss!r}")
+        self.loss = loss
+        """``squared``: the paper's 0.5 (y - t)^2 on the logistic outputs; ``cross_entropy``:
+        softmax cross-entropy over the output units' net inputs, logit(y) (real-data tasks with
+        ``output = "softmax"``)."""
         self.device = torch.device(device)
         self.model = model.to(self.device)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
@@ -226,7 +233,13 @@ class TorchBackend:
             y = self._at_slots(self.model(x), steps)  # (K, E, O)
             used = (steps >= 0).unsqueeze(2) & active.view(-1, 1, 1)
             # where(), not multiplication: a diverged lane's NaN must not leak into the sum
-            loss = 0.5 * torch.where(used, (y - tgt) ** 2, torch.zeros_like(y)).sum()
+            if self.loss == "squared":
+                loss = 0.5 * torch.where(used, (y - tgt) ** 2, torch.zeros_like(y)).sum()
+            else:
+                eps = 1e-12 if y.dtype == torch.float64 else 1e-6
+                logp = torch.log_softmax(torch.logit(y, eps=eps), dim=2)
+                ce = -(tgt * logp).sum(dim=2, keepdim=True)  # (K, E, 1)
+                loss = torch.where(used, ce, torch.zeros_like(ce)).sum()
             grads = torch.autograd.grad(loss, self.params)
             with torch.no_grad():
                 for p, g in zip(self.params, grads, strict=True):

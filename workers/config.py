@@ -167,6 +167,9 @@ class SeedResult:
     wall_s: float
     curve: list[tuple[int, float, float]] = field(default_factory=list)
     """(sequences, window mean training error, window fraction correct) points."""
+    metrics: dict[str, Any] | None = None
+    """Task-specific results of the final test (real-data classification: ``test_accuracy``,
+    ``macro_f1``, ``confusion`` [true][predicted], ``classes``); None for the paper's tasks."""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

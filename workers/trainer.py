@@ -12,6 +12,12 @@ Training runs in blocks of B sequences per lane. After each block the window rea
 reading held inside the block is put back to its weights at the block start and replays exactly
 that many sequences, so its final weights are those at the stopping point, not a block later.
 
+Real-data tasks (`workers.tasks.real`) train on recordings drawn from their fit split and are
+judged on fixed sets (``Task.fixed_set``): the stopping rule classifies the validation split, the
+final test the test split, the same recordings for every seed; the task's ``metrics`` (test
+accuracy, macro-F1, confusion matrix) land in each ``SeedResult``. With ``output = "softmax"``
+the loss is cross-entropy, which only the torch backend computes (`choose_backend`).
+
 No Ray, Optuna or SQL here: Ray, the tests and the command line all call `train`.
 """
 
@@ -20,6 +26,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,7 +42,7 @@ from workers.backends import (
 from workers.config import READINGS, SeedResult, TrialConfig, TrialResult
 from workers.readings import WindowTracker
 from workers.tasks import make_task
-from workers.tasks.base import Task
+from workers.tasks.base import SequenceBatch, Task
 
 Progress = Callable[[int, int], None]
 """progress(sequences trained so far over all seeds, total budget over all seeds)."""
@@ -56,14 +63,25 @@ the Python overhead per step (one block per ~27,500 lane-steps)."""
 _DIVISORS = (250, 200, 125, 100, 50, 40, 25, 20, 10, 8, 5, 4, 2, 1)
 """Block sizes: the divisors of 1000 up to BLOCK, so blocks tile the paper's test periods."""
 
+TEST_BASED = ("test", "budget", "validation")
+"""Stopping rules decided by periodic evaluation of a test (or validation) set, not the window."""
 
-def choose_backend(config: TrialConfig, kernel_ok: bool, weights: int) -> tuple[str, str]:
+
+def choose_backend(
+    config: TrialConfig, kernel_ok: bool, weights: int, loss: str = "squared"
+) -> tuple[str, str]:
     """(backend, device): a compiled kernel where one exists (the 1997 net with the truncated
     gradient; Elman, GRU and forget-gate LSTM with full BPTT) on the CPU; batched torch for the
-    rest, and for big configurations when a GPU is present."""
+    rest, for softmax cross-entropy (the kernels compute the paper's squared error only), and
+    for big configurations when a GPU is present."""
     cuda = torch.cuda.is_available()
     device = config.device if config.device != "auto" else ("cuda" if cuda else "cpu")
     if config.backend == "kernel":
+        if loss != "squared":
+            raise ValueError(
+                "backend 'kernel' trains the paper's squared error only; softmax cross-entropy"
+                " (output = 'softmax') needs backend 'torch' or 'auto'"
+            )
         if not kernel_ok:
             raise ValueError(
                 "backend 'kernel' trains lstm1997 (truncated gradient, no forget gate), elman,"
@@ -72,7 +90,11 @@ def choose_backend(config: TrialConfig, kernel_ok: bool, weights: int) -> tuple[
         return "kernel", "cpu"
     if config.backend == "torch":
         return "torch", device
-    if kernel_ok and not (cuda and device == "cuda" and weights * config.seeds >= 500_000):
+    if (
+        kernel_ok
+        and loss == "squared"
+        and not (cuda and device == "cuda" and weights * config.seeds >= 500_000)
+    ):
         return "kernel", "cpu"
     return "torch", device
 
@@ -85,7 +107,7 @@ def block_size(task: Task) -> int:
     longest = int(task.sample(np.random.default_rng(0), 64).lengths.max())
     B = next((d for d in _DIVISORS if d * longest <= STEPS_PER_BLOCK), 1)
     rule = task.stop
-    if rule.kind in ("test", "budget"):
+    if rule.kind in TEST_BASED:
         return math.gcd(B, rule.test_every)
     return B
 
@@ -103,7 +125,7 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
     eligible = (
         spec.is_lstm1997 and spec.gradient == "truncated" and not spec.forget_gate
     ) or spec.name in BASELINE_KERNELS
-    backend_name, device = choose_backend(config, eligible, int(info["weights"]))
+    backend_name, device = choose_backend(config, eligible, int(info["weights"]), task.loss)
 
     seeds = [config.seed_of(i) for i in range(K)]
     streams = [np.random.SeedSequence(s).spawn(3) for s in seeds]
@@ -120,7 +142,9 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
         backend = BaselineKernelBackend(model, spec.name, dtype=dtype)
     else:
         backend = TorchBackend(
-            model.to(torch.float32 if dtype is np.float32 else torch.float64), device=device
+            model.to(torch.float32 if dtype is np.float32 else torch.float64),
+            device=device,
+            loss=task.loss,
         )
 
     rule = task.stop
@@ -133,7 +157,7 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
     curves: list[list[tuple[int, float, float]]] = [[] for _ in range(K)]
     window_err = np.full(K, np.nan)
     lane_wall = np.zeros(K)
-    test_based = rule.kind in ("test", "budget")
+    test_based = rule.kind in TEST_BASED
 
     while not done.all():
         t_block = time.perf_counter()
@@ -180,6 +204,10 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
             due = (n_seq > 0) & ~done & (trained % rule.test_every == 0)
             if due.any():
                 passed = _test_rule(task, backend, test_rngs, due, B)
+                if rule.window_correct is not None:
+                    passed &= (tracker.seen >= rule.window) & (
+                        rd.window_correct >= rule.window_correct - 1e-9
+                    )
                 hit = due & passed
                 first["literal"][hit & (first["literal"] < 0)] = trained[
                     hit & (first["literal"] < 0)
@@ -194,12 +222,13 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
             progress(int(trained.sum()), K * budget)
 
     # the paper's test: a fresh test set per seed (Table 11: 2560 sequences; 10000 in Exp. 2)
-    test_ok, test_wrong, test_err = _final_test(task, backend, test_rngs, ~diverged, B)
+    test_ok, test_wrong, test_err, metrics = _final_test(task, backend, test_rngs, ~diverged, B)
     results = []
     for k in range(K):
         reached = first[config.reading][k] >= 0
-        if rule.kind == "budget" and config.reading == "literal" and not diverged[k]:
-            reached = True  # Exp. 2: no early stop, success is decided by the test alone
+        if rule.kind in ("budget", "validation") and config.reading == "literal":
+            # Exp. 2, real data: success is decided by the final test alone
+            reached = not diverged[k]
         solved = bool(reached and test_ok[k] and not diverged[k])
         results.append(
             SeedResult(
@@ -216,6 +245,7 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
                 diverged=bool(diverged[k]),
                 wall_s=float(lane_wall[k]),
                 curve=_thin(curves[k], config.curve_points),
+                metrics=metrics[k],
             )
         )
     return TrialResult(
@@ -245,6 +275,8 @@ def _evaluate(
     active = [int(k) for k in np.flatnonzero(lanes)]
     wrong = np.zeros(K, dtype=np.int64)
     abs_sum = np.zeros(K)
+    if n == 0:
+        return wrong, np.full(K, np.nan)
     for lo in range(0, n, chunk):
         m = min(chunk, n - lo)
         drawn = {k: task.sample(rngs[k], m) for k in active}
@@ -256,12 +288,48 @@ def _evaluate(
     return np.where(lanes, wrong, n), np.where(lanes, abs_sum / n, np.nan)
 
 
+def _fixed_outputs(backend: Backend, batch: SequenceBatch, K: int, chunk: int) -> np.ndarray:
+    """(K, n, E, O): every lane's outputs on one fixed set (the same sequences for all lanes),
+    in chunks of ``chunk`` sequences as `_evaluate` does."""
+    parts = []
+    for lo in range(0, batch.n, chunk):
+        part = batch.take(slice(lo, min(lo + chunk, batch.n)))
+        parts.append(backend.forward(LaneBatch.stack([part] * K)))
+    return np.concatenate(parts, axis=1)
+
+
+def _evaluate_fixed(
+    task: Task, backend: Backend, batch: SequenceBatch, lanes: np.ndarray, chunk: int
+) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any] | None]]:
+    """(wrong count, mean abs error, task metrics) per lane on a fixed set (real data)."""
+    K = len(lanes)
+    n = batch.n
+    wrong = np.full(K, n, dtype=np.int64)
+    mae = np.full(K, np.nan)
+    metrics: list[dict[str, Any] | None] = [None] * K
+    if n == 0 or not lanes.any():
+        return wrong, mae, metrics
+    out = _fixed_outputs(backend, batch, K, chunk)
+    for k in np.flatnonzero(lanes).tolist():
+        wrong[k] = int((~task.correct(out[k], batch)).sum())
+        mae[k] = float(task.abs_error(out[k], batch).mean())
+        metrics[k] = task.metrics(out[k], batch)
+    return wrong, mae, metrics
+
+
 def _test_rule(
     task: Task, backend: Backend, rngs: list[np.random.Generator], lanes: np.ndarray, chunk: int
 ) -> np.ndarray:
-    """The paper's test-set stopping rules (ST1/ST2 of Exp. 3, Exp. 1; periodic test in Exp. 2)."""
+    """The paper's test-set stopping rules (ST1/ST2 of Exp. 3, Exp. 1; periodic test in Exp. 2),
+    and real data's validation rule (on the task's fixed validation split)."""
     rule = task.stop
-    wrong, mae = _evaluate(task, backend, rngs, lanes, rule.test_size, chunk)
+    fixed = task.fixed_set("validation") if rule.kind == "validation" else None
+    if fixed is not None:
+        if fixed.n == 0:  # no validation split: no early stop
+            return np.zeros(len(rngs), dtype=bool)
+        wrong, mae, _ = _evaluate_fixed(task, backend, fixed, lanes, chunk)
+    else:
+        wrong, mae = _evaluate(task, backend, rngs, lanes, rule.test_size, chunk)
     ok = lanes & (wrong <= rule.max_wrong)
     if rule.beta is not None:
         ok &= mae < rule.beta
@@ -270,13 +338,20 @@ def _test_rule(
 
 def _final_test(
     task: Task, backend: Backend, rngs: list[np.random.Generator], lanes: np.ndarray, chunk: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any] | None]]:
+    """(passed, wrong, mean abs error, task metrics) per lane: on fresh sequences from each
+    lane's test stream, or on the task's fixed test split (real data)."""
     K = len(rngs)
+    metrics: list[dict[str, Any] | None] = [None] * K
     if not lanes.any():
-        return np.zeros(K, bool), np.full(K, task.test_size), np.full(K, np.nan)
-    wrong, mae = _evaluate(task, backend, rngs, lanes, task.test_size, chunk)
+        return np.zeros(K, bool), np.full(K, task.test_size), np.full(K, np.nan), metrics
+    fixed = task.fixed_set("test")
+    if fixed is not None:
+        wrong, mae, metrics = _evaluate_fixed(task, backend, fixed, lanes, chunk)
+    else:
+        wrong, mae = _evaluate(task, backend, rngs, lanes, task.test_size, chunk)
     ok = lanes & (wrong <= task.test_max_wrong_frac * task.test_size)
-    return ok, wrong, mae
+    return ok, wrong, mae, metrics
 
 
 def _thin(curve: list[tuple[int, float, float]], n: int) -> list[tuple[int, float, float]]:

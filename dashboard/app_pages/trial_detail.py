@@ -1,4 +1,5 @@
-"""Trial detail: one configuration's per-seed results and learning curves.
+"""Trial detail: one configuration's per-seed results and learning curves; for real-data tasks
+also each seed's test accuracy and macro-F1 and the test split's confusion matrix.
 
 A configuration may span several trials (a re-queued configuration adds seeds); the page pools
 every trial of the study with the chosen trial's configuration key. ``?trial=N`` in the address
@@ -41,8 +42,60 @@ number = int(
 st.query_params["trial"] = str(number)
 
 
+def _metrics(seeds: pd.DataFrame) -> list[dict | None]:
+    col = seeds["metrics"] if "metrics" in seeds else pd.Series([None] * len(seeds))
+    return [m if isinstance(m, dict) else None for m in col]
+
+
 def seed_table(seeds: pd.DataFrame) -> pd.DataFrame:
-    return seeds.drop(columns=["curve"]).rename(columns={"sequences_to_solve": "seq_to_solve"})
+    out = seeds.drop(columns=["curve", "metrics"], errors="ignore")
+    metrics = _metrics(seeds)
+    if any(m is not None for m in metrics):  # real-data tasks: the test split's scores
+        for key in ("test_accuracy", "macro_f1"):
+            out[key] = [None if m is None else m.get(key) for m in metrics]
+    return out.rename(columns={"sequences_to_solve": "seq_to_solve"})
+
+
+def confusion_table(seeds: pd.DataFrame, replicate: int | None) -> tuple[pd.DataFrame, int]:
+    """The test split's confusion matrix (rows true, columns predicted) of one seed, or summed
+    over every seed that has one; and how many seeds it covers."""
+    total, classes, n = None, None, 0
+    for r, m in zip(seeds["replicate"], _metrics(seeds), strict=True):
+        if m is None or (replicate is not None and int(r) != replicate):
+            continue
+        c = pd.DataFrame(m["confusion"]).to_numpy()
+        total = c if total is None else total + c
+        classes, n = [str(x) for x in m.get("classes") or range(len(c))], n + 1
+    if total is None or classes is None:
+        return pd.DataFrame(), 0
+    df = pd.DataFrame(total, index=classes, columns=classes)
+    df.index.name = "true class"
+    return df, n
+
+
+def classification(seeds: pd.DataFrame) -> None:
+    """Real-data tasks: test accuracy, macro-F1 and the confusion matrix of the test split."""
+    metrics = [m for m in _metrics(seeds) if m is not None]
+    if not metrics:
+        return
+    st.subheader("Classification on the test split")
+    acc = [float(m["test_accuracy"]) for m in metrics]
+    f1 = [float(m["macro_f1"]) for m in metrics]
+    c = st.columns(3)
+    c[0].metric("test accuracy (mean over seeds)", f"{sum(acc) / len(acc):.3f}")
+    c[1].metric("macro-F1 (mean over seeds)", f"{sum(f1) / len(f1):.3f}")
+    c[2].metric("best seed's accuracy", f"{max(acc):.3f}")
+    options = ["all seeds (summed)"] + [
+        f"seed {int(r)}" for r, m in zip(seeds["replicate"], _metrics(seeds), strict=True) if m
+    ]
+    pick = st.selectbox("confusion matrix of", options, key="confusion_of")
+    replicate = None if pick == options[0] else int(pick.split()[1])
+    table, n = confusion_table(seeds, replicate)
+    title = f"test split, {'summed over ' + str(n) + ' seeds' if replicate is None else pick}"
+    ui.figure(
+        charts.confusion_matrix(table, title), f"{cur.name}-trial{number}-confusion", key="conf"
+    )
+    ui.table(table.reset_index(), f"{cur.name}-trial{number}-confusion", key="confusion_table")
 
 
 def curve_table(seeds: pd.DataFrame) -> pd.DataFrame:
@@ -110,6 +163,7 @@ def render() -> None:
                 charts.learning_curves(seeds), f"{cur.name}-trial{number}-curves", key="curves"
             )
             ui.table(seed_table(seeds), f"{cur.name}-trial{number}-seeds", key="seeds_table")
+            classification(seeds)
             with st.expander("learning-curve points"):
                 ui.table(curve_table(seeds), f"{cur.name}-trial{number}-curves", key="curve_points")
     st.subheader("Best trials")

@@ -1,4 +1,6 @@
-"""The long-time-lag tasks of Hochreiter & Schmidhuber (1997), one file per task, and a registry.
+"""The long-time-lag tasks of Hochreiter & Schmidhuber (1997), one file per task, and a registry;
+beside them the real-data tasks (`workers.tasks.real`: recorded sensor data bundled with aeon, and
+the user's own CSV file, `workers.tasks.user_csv`).
 
 Example:
     >>> import numpy as np
@@ -31,11 +33,13 @@ from workers.tasks.long_lag_2c import LongLag2c
 from workers.tasks.multiplication import Multiplication
 from workers.tasks.noise_free_2a import NoiseFree2a
 from workers.tasks.noise_free_2b import NoiseFree2b
+from workers.tasks.real import BasicMotions, JapaneseVowels, PickupGestureWiimoteZ, RealTask
 from workers.tasks.temporal_order_6a import TemporalOrder6a
 from workers.tasks.temporal_order_6b import TemporalOrder6b
 from workers.tasks.two_sequence_3a import TwoSequence3a
 from workers.tasks.two_sequence_3b import TwoSequence3b
 from workers.tasks.two_sequence_3c import TwoSequence3c
+from workers.tasks.user_csv import CsvError, CsvTask
 
 TASKS: dict[str, type[Task]] = {
     cls.name: cls
@@ -55,6 +59,14 @@ TASKS: dict[str, type[Task]] = {
 }
 """Registry: task name -> task class, in the paper's order."""
 
+REAL_TASKS: dict[str, type[Task]] = {
+    cls.name: cls for cls in (BasicMotions, PickupGestureWiimoteZ, JapaneseVowels, CsvTask)
+}
+"""Real-data tasks: recorded sensor sets bundled with aeon, and ``csv`` (the user's file)."""
+
+ALL_TASKS: dict[str, type[Task]] = {**TASKS, **REAL_TASKS}
+"""Every task ``make_task`` builds: the paper's, then the real-data ones."""
+
 
 def task_params(name: str) -> tuple[str, ...]:
     """The constructor parameters of task ``name`` (what ``make_task`` accepts)."""
@@ -63,9 +75,9 @@ def task_params(name: str) -> tuple[str, ...]:
 
 def _lookup(name: str) -> type[Task]:
     try:
-        return TASKS[name]
+        return ALL_TASKS[name]
     except KeyError:
-        raise ValueError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}") from None
+        raise ValueError(f"unknown task {name!r}; known tasks: {', '.join(ALL_TASKS)}") from None
 
 
 def make_task(name: str, **params: Any) -> Task:
@@ -86,14 +98,22 @@ def make_task(name: str, **params: Any) -> Task:
 
 
 __all__ = [
+    "ALL_TASKS",
+    "REAL_TASKS",
     "TASKS",
     "Adding",
+    "BasicMotions",
+    "CsvError",
+    "CsvTask",
     "EmbeddedReber",
+    "JapaneseVowels",
     "LongLag2c",
     "Multiplication",
     "NoiseFree2a",
     "NoiseFree2b",
     "PaperSetup",
+    "PickupGestureWiimoteZ",
+    "RealTask",
     "SequenceBatch",
     "StopKind",
     "StopRule",

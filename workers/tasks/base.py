@@ -27,7 +27,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-StopKind = Literal["st3", "window_wrong", "test", "budget"]
+StopKind = Literal["st3", "window_wrong", "test", "budget", "validation"]
+Split = Literal["validation", "test"]
+Loss = Literal["squared", "cross_entropy"]
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,11 @@ class StopRule:
         evaluated; stop when at most ``max_wrong`` are wrong and (if set) their mean absolute error
         is below ``beta`` (Exp. 1 and 3: ST1/ST2).
       * ``budget``: no early stop; train for the whole budget, then test (Exp. 2).
+      * ``validation``: real data: every ``test_every`` sequences the task's fixed validation
+        split (``Task.fixed_set("validation")``) is evaluated; stop when at most ``max_wrong``
+        of its ``test_size`` recordings are wrong (and ``window_correct`` of the recent training
+        window is correct). As with ``budget``, "solved" is then decided
+        by the final test alone (the fixed test split).
     """
 
     kind: StopKind
@@ -149,6 +156,10 @@ class StopRule:
     max_wrong: int = 0
     test_size: int = 256
     test_every: int = 1000
+    window_correct: float | None = None
+    """``validation`` only: also require this fraction of the ``window`` most recent training
+    sequences correct, so a lucky pass of a small validation split does not stop a seed that
+    has not fit its training data yet."""
 
 
 @dataclass(frozen=True)
@@ -234,6 +245,22 @@ class Task(ABC):
     def params(self) -> dict[str, Any]:
         """The task's own parameters (what a study can sweep), as plain data."""
         return {}
+
+    @property
+    def loss(self) -> Loss:
+        """What training minimises at the error slots: the paper's squared error of logistic
+        outputs (every backend), or softmax cross-entropy over them (torch backend only)."""
+        return "squared"
+
+    def fixed_set(self, split: Split) -> SequenceBatch | None:
+        """A fixed evaluation set (real data: the validation or the test split), the same for
+        every seed; ``None`` (the paper's tasks): fresh sequences from each seed's test stream."""
+        return None
+
+    def metrics(self, outputs: np.ndarray, batch: SequenceBatch) -> dict[str, Any] | None:
+        """Extra per-seed results of the final test (classification: accuracy, macro-F1,
+        confusion matrix), as plain JSON data; ``None`` for the paper's tasks."""
+        return None
 
     def error(self, outputs: np.ndarray, batch: SequenceBatch) -> np.ndarray:
         """(n,) training error per sequence: the paper's E = sum_k (t_k - y_k)^2, summed over
