@@ -226,3 +226,23 @@ def test_package_reexports_public_api() -> None:
         assert name in ns, name
     for name in ("Lstm1997", "Elman", "GRU", "LstmForget", "MODELS", "build_model", "describe"):
         assert name in ns["__all__"]
+
+
+def test_lstm_forget_starts_with_forget_bias_plus_one_and_takes_the_spec_value() -> None:
+    """Fails on the old code, which left the forget gate's bias random in +-r."""
+    H = describe(ModelSpec(name="lstm_forget"), EXP4, 2, 1)["hidden"]
+    for spec, want in (
+        (ModelSpec(name="lstm_forget"), 1.0),
+        (ModelSpec(name="lstm_forget", forget_bias=2.5), 2.5),
+        (ModelSpec(name="lstm_forget", forget_bias=0.0), 0.0),
+    ):
+        net = build_model(spec, EXP4, 2, 1, _rngs(1, 2), 0.1)
+        w = net.weights()
+        assert isinstance(w, dict)
+        effective = w["b_ih"][:, H : 2 * H] + w["b_hh"][:, H : 2 * H]  # gate order i, f, g, o
+        np.testing.assert_array_equal(effective, want)
+        assert describe(spec, EXP4, 2, 1)["forget_bias"] == want
+    # a 1997 net's forget gate (not the paper's) takes spec.forget_bias too; unset stays random
+    net = build_model(ModelSpec(forget_gate=True, forget_bias=1.0), EXP4, 2, 1, _rngs(1), 0.1)
+    assert isinstance(net, Lstm1997)
+    np.testing.assert_array_equal(net.weights()[0][0, net.layout.forget, -1], [1.0, 1.0])
