@@ -41,7 +41,7 @@ def main(url: str, study: str) -> None:
             groups[key][cfg["lr"]].append((bool(solved), seq_mae is not None, test_err))
     print(f"{study}: {len(trials)} trials complete")
     lag_col = f" {lag_name} |" if lag_name else ""
-    print(f"| model | protocol |{lag_col} size | seeds | solved | learned (mae) | best lr "
+    print(f"| model | protocol |{lag_col} weights | seeds | solved | learned (mae) | best lr "
           "| best lr: solved / learned / seeds | median test MAE at best lr |")  # fmt: skip
     print("|---|---|" + ("---:|" if lag_name else "") + "---:|---:|---:|---:|---:|---|---:|")
     for key in sorted(groups, key=lambda k: tuple(str(x) for x in k)):
