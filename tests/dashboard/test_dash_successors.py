@@ -20,7 +20,7 @@ name = "dash-succ"
 task = "noise_free_2a"
 models = ["gru", "tcn", "transformer"]
 seeds = 2
-max_sequences = 400
+max_sequences = 2000
 sampler = "grid"
 seed = 0
 protocol = "paper"
@@ -38,9 +38,10 @@ lr = [1.0]
 match_weights = [60, 150]
 
 [space.transformer]
-match_weights = [60, 150]
+match_weights = 60
 """
-"""18 trials: gru 1 lr x 2 lags; tcn and transformer 2 lr x 2 sizes x 2 lags."""
+"""14 trials: gru 1 lr x 2 lags; tcn 2 lr x 2 sizes x 2 lags; transformer 2 lr x 2 lags. At this
+budget the TCN solves p = 4 at lr 0.3 and nothing else: contrast for the sensitivity page."""
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +57,11 @@ def succ_db(tmp_path_factory: pytest.TempPathFactory) -> StudyDb:
 
 def test_the_study_stores_plain_names(succ_db: StudyDb) -> None:
     rows = db_rows(succ_db.path, "dash-succ")
-    assert len(rows) == 18 and all(r["state"] == "COMPLETE" for r in rows)
+    assert len(rows) == 14 and all(r["state"] == "COMPLETE" for r in rows)
     assert {r["params"]["lr"] for r in rows if r["model"] == "gru"} == {"1.0"}
     assert {r["params"]["lr"] for r in rows if r["model"] == "tcn"} == {"0.3", "3.0"}
-    assert {r["params"]["match_weights"] for r in rows if r["model"] != "gru"} == {"60", "150"}
+    assert {r["params"]["match_weights"] for r in rows if r["model"] == "tcn"} == {"60", "150"}
+    assert any(r["n_solved"] > 0 for r in rows) and any(r["n_solved"] == 0 for r in rows)
     assert {r["params"]["protocol"] for r in rows} == {"paper"}
     assert all(not any("." in k for k in r["params"]) for r in rows)
 
@@ -92,5 +94,8 @@ def test_lag_curves_and_sensitivity_include_the_successors(
     assert sorted(set(points["p"])) == [4.0, 6.0]
     at = open_page(succ_db.url, "sensitivity", monkeypatch, study="dash-succ")
     imp = frame_with(at, "scope", "param", "importance", "n_trials")
-    assert {"tcn", "transformer"} <= set(imp["scope"]), set(imp["scope"])
-    assert at.selectbox(key="sens_size").value == "match_weights"
+    assert "tcn" in set(imp["scope"]), set(imp["scope"])  # the one model whose success varies
+    assert set(imp.loc[imp["scope"] == "tcn", "param"]) <= {"lr", "match_weights", "p"}
+    assert at.selectbox(key="sens_size").value == "match_weights"  # a successor's size axis
+    anova = frame_with(at, "model", "lr_share", "size_share", "interaction_share")
+    assert "tcn" in set(anova["model"])
