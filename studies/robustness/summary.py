@@ -61,6 +61,24 @@ def main(url: str, study: str) -> None:
             f"{sum(s[0] for s in b)} / {sum(s[1] for s in b)} / {len(b)} | {med} |"
         )
 
+    lrs = sorted({lr for g in groups.values() for lr in g})
+    print()
+    print("learned (mae reading held) / seeds, per learning rate; solved in brackets when > 0")
+    print("| model | protocol | " + " | ".join(f"lr {lr:g}" for lr in lrs) + " |")
+    print("|---|---|" + "---:|" * len(lrs))
+    for key in sorted(groups, key=lambda k: tuple(str(x) for x in k)):
+        cells = []
+        for lr in lrs:
+            v = groups[key].get(lr)
+            if not v:
+                cells.append("-")
+                continue
+            solved = sum(x[0] for x in v)
+            cell = f"{sum(x[1] for x in v)}/{len(v)}"
+            cells.append(cell + (f" ({solved})" if solved else ""))
+        lag = f" {key[2]}" if lag_name else ""
+        print(f"| {key[0]} | {key[1]}{lag} | " + " | ".join(cells) + " |")
+
 
 if __name__ == "__main__":
     main(sys.argv[1], sys.argv[2])
