@@ -1,8 +1,8 @@
 """Run every benchmark in sequence, each in its own process, and print a summary (`make bench`).
 
 In order: trainer_speed, roofline, ray_scaling, map_time (default mode: the stratified sample and
-the projection) and dashboard_query (a colleague's module: its ``main()`` is called when it can be
-imported, otherwise it is skipped with a message). Each writes its table to benchmarks/results/.
+the projection), successor_speed and dashboard_query (a colleague's module: its ``main()`` is
+called when it can be imported, otherwise it is skipped with a message). Each writes its table to benchmarks/results/.
 Every benchmark runs as ``sys.executable -m benchmarks.<name>`` in a subprocess, so one
 benchmark's threads, numba caches and Ray session cannot leak into the next one's timings.
 
@@ -29,6 +29,7 @@ BENCHES: tuple[tuple[str, str, bool], ...] = (
     ("roofline", "roofline.md", True),
     ("ray_scaling", "ray_scaling.md", True),
     ("map_time", "map_time.md", False),
+    ("successor_speed", "successor_speed.md", True),
     ("dashboard_query", "dashboard_query.md", False),
 )
 CALL_MAIN = "import sys, benchmarks.{0} as m; sys.exit(m.main() or 0)"
