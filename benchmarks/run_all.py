@@ -2,9 +2,10 @@
 
 In order: trainer_speed, roofline, ray_scaling, map_time (default mode: the stratified sample and
 the projection), successor_speed and dashboard_query (a colleague's module: its ``main()`` is
-called when it can be imported, otherwise it is skipped with a message). Each writes its table to benchmarks/results/.
-Every benchmark runs as ``sys.executable -m benchmarks.<name>`` in a subprocess, so one
-benchmark's threads, numba caches and Ray session cannot leak into the next one's timings.
+called when it can be imported, otherwise it is skipped with a message). Each writes its table
+to benchmarks/results/. Every benchmark runs as ``sys.executable -m benchmarks.<name>`` in a
+subprocess, so one benchmark's threads, numba caches and Ray session cannot leak into the next
+one's timings.
 
     python -m benchmarks.run_all [--quick] [--only roofline,ray_scaling] [--skip map_time]
 
