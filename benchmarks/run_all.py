@@ -1,11 +1,11 @@
 """Run every benchmark in sequence, each in its own process, and print a summary (`make bench`).
 
 In order: trainer_speed, roofline, ray_scaling, map_time (default mode: the stratified sample and
-the projection) and dashboard_query (a colleague's module: its ``main()`` is called when it can be
-imported, otherwise it is skipped with a message) and real_reference (1-NN accuracies on the
-real-data tasks). Each writes its table to benchmarks/results/.
-Every benchmark runs as ``sys.executable -m benchmarks.<name>`` in a subprocess, so one
-benchmark's threads, numba caches and Ray session cannot leak into the next one's timings.
+the projection), successor_speed, dashboard_query (a colleague's module: its ``main()`` is called
+when it can be imported, otherwise it is skipped with a message) and real_reference (1-NN
+accuracies on the real-data tasks). Each writes its table to benchmarks/results/. Every benchmark
+runs as ``sys.executable -m benchmarks.<name>`` in a subprocess, so one benchmark's threads, numba
+caches and Ray session cannot leak into the next one's timings.
 
     python -m benchmarks.run_all [--quick] [--only roofline,ray_scaling] [--skip map_time]
 
@@ -30,6 +30,7 @@ BENCHES: tuple[tuple[str, str, bool], ...] = (
     ("roofline", "roofline.md", True),
     ("ray_scaling", "ray_scaling.md", True),
     ("map_time", "map_time.md", False),
+    ("successor_speed", "successor_speed.md", True),
     ("dashboard_query", "dashboard_query.md", False),
     ("real_reference", "real_reference.md", False),
 )

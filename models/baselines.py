@@ -16,9 +16,15 @@ BPTT (plain autograd). Equations (torch's, so the control tests can copy weights
     every net:   y_t = f(W_o h_t + b_o)
 
 Gate blocks are stacked in torch's order (GRU: r, z, n; LSTM: i, f, g, o) and both bias vectors
-are kept, as in torch; both count as trainable weights (an Elman net with H hidden units has
-``H (I + H + 2) + O (H + 1)`` weights). The paper's failing baseline (Sec. 5, "BPTT") is the Elman
-net; GRU and the forget-gate LSTM are the modern references. State starts at 0 for each sequence.
+are kept, as in torch (so the control tests can copy them). Weight *counts*, which size a baseline
+against the 1997 net, count the **effective** parameters: where only ``b_ih + b_hh`` enters the
+equations (Elman; every LSTM gate; GRU's r and z) that is one bias per unit, not two; GRU's
+``b_hn`` sits inside the reset product and is a parameter of its own. So an Elman net with H
+hidden units has ``H (I + H + 1) + O (H + 1)`` weights, a forget-gate LSTM
+``4 H (I + H + 1) + O (H + 1)``, a GRU ``3 H (I + H + 1) + H + O (H + 1)``
+(`baseline_weights`; torch's stored count is `stored_weights`). The paper's failing baseline
+(Sec. 5, "BPTT") is the Elman net; GRU and the forget-gate LSTM are the modern references. State
+starts at 0 for each sequence.
 
 Initialisation is uniform in ``[-r, r]`` from a numpy Generator per seed (`init_baseline`), drawn
 in a fixed order, so seed k gets the same net whether it is trained alone or in a batch of K.
@@ -60,10 +66,23 @@ def param_shapes(
     }
 
 
-def baseline_weights(kind: str, hidden: int, n_inputs: int, n_outputs: int) -> int:
-    """Trainable weights of one net: ``G H (I + H + 2) + O (H + 1)``, G = gate blocks."""
+def stored_weights(kind: str, hidden: int, n_inputs: int, n_outputs: int) -> int:
+    """Numbers stored per net, torch's count: ``G H (I + H + 2) + O (H + 1)``, G = gate blocks."""
     shapes = param_shapes(kind, hidden, n_inputs, n_outputs)
     return sum(int(np.prod(s)) for s in shapes.values())
+
+
+def baseline_weights(kind: str, hidden: int, n_inputs: int, n_outputs: int) -> int:
+    """Effective trainable weights of one net: ``G H (I + H + 1) + O (H + 1)`` (one bias per
+    gate unit, since only ``b_ih + b_hh`` matters), plus H for GRU's separate ``b_hn``.
+
+    Example:
+        >>> baseline_weights("elman", 7, 2, 1), stored_weights("elman", 7, 2, 1)
+        (78, 85)
+    """
+    G = _blocks(kind)
+    n = G * hidden * (n_inputs + hidden + 1) + n_outputs * (hidden + 1)
+    return n + (hidden if kind == "gru" else 0)
 
 
 def hidden_for_weights(kind: str, n_inputs: int, n_outputs: int, target_weights: int) -> int:
@@ -72,8 +91,8 @@ def hidden_for_weights(kind: str, n_inputs: int, n_outputs: int, target_weights:
     Used to size a baseline like the 1997 net it is compared with. Ties go to the smaller net.
 
     Example:
-        >>> hidden_for_weights("elman", 2, 1, 93)  # 7 units: 7*(2+7+2) + 8 = 85; 8 units: 105
-        7
+        >>> hidden_for_weights("elman", 2, 1, 93)  # 8 units: 8*(2+8+1) + 9 = 97; 7 units: 78
+        8
     """
     if target_weights < 1:
         raise ValueError(f"target_weights must be >= 1, got {target_weights}")
@@ -151,7 +170,7 @@ class Baseline(nn.Module):
 
     @property
     def n_weights(self) -> int:
-        """Trainable weights of one of the K nets."""
+        """Effective trainable weights of one of the K nets (`baseline_weights`)."""
         return baseline_weights(self.kind, self.hidden, self.n_inputs, self.n_outputs)
 
     @torch.no_grad()

@@ -23,6 +23,7 @@ from optuna.trial import TrialState
 from sqlalchemy.engine import Engine
 
 from study.columns import add_missing_columns, widen_integer_columns
+from study.model_space import canonical_params
 from study.schema import Base, ParamRow, SeedRow, StudyRow, TrialRow, utcnow
 from study.space import n_planned
 from study.spec import Spec
@@ -115,7 +116,9 @@ def trial_started(
             state="RUNNING",
             config=config.to_dict(),
         )
-        row.params = [ParamRow(name=k, **_param_values(v)) for k, v in params.items()]
+        row.params = [  # plain names (gru.lr -> lr): a map's lr axis spans every model
+            ParamRow(name=k, **_param_values(v)) for k, v in canonical_params(params).items()
+        ]
         s.add(row)
         s.flush()
         return row.id

@@ -48,8 +48,10 @@ from typing import Any
 import numpy as np
 import optuna
 
+from study.model_space import canonical_params
 from study.spec import Axis, Choice, Spec
-from workers.config import ModelSpec, TrialConfig
+from workers.config import NEW_MODEL_FIELDS, ModelSpec, TrialConfig
+from workers.protocols import default_protocol
 
 MODEL_FIELDS = (
     "blocks",
@@ -60,8 +62,10 @@ MODEL_FIELDS = (
     "forget_gate",
     "hidden",
     "match_weights",
+    *NEW_MODEL_FIELDS,
 )
-"""Parameter names that go into ``ModelSpec`` (the others are lr, init_range, task params)."""
+"""Parameter names that go into ``ModelSpec`` (the others are lr, init_range, protocol, task
+params)."""
 
 
 def suggest(trial: optuna.trial.BaseTrial, spec: Spec) -> dict[str, Any]:
@@ -126,7 +130,9 @@ def n_planned(spec: Spec) -> int:
 
 
 def config_for(spec: Spec, params: dict[str, Any]) -> TrialConfig:
-    """The TrialConfig of one parameter set; seeds derive from the spec's seed, never the trial."""
+    """The TrialConfig of one parameter set; seeds derive from the spec's seed, never the trial.
+    Section names (``gru.lr``) count as their plain names; no protocol: the family's default."""
+    params = canonical_params(params)
     model = ModelSpec(
         name=str(params["model"]), **{k: params[k] for k in MODEL_FIELDS if k in params}
     )
@@ -143,6 +149,7 @@ def config_for(spec: Spec, params: dict[str, Any]) -> TrialConfig:
         backend=spec.backend,  # type: ignore[arg-type]
         precision=spec.precision,  # type: ignore[arg-type]
         curve_points=spec.curve_points,
+        protocol=str(params.get("protocol", default_protocol(model.name))),
     )
 
 

@@ -134,6 +134,9 @@ class Spec:
     curve_points: int = 40
     """Learning-curve points kept per seed."""
     pruning: Pruning | None = None
+    per_model: dict[str, dict[str, Axis]] = field(default_factory=dict)
+    """Axes of one model's trials only, ``[space.<model>]`` (`study.model_space`), keyed by
+    their Optuna names (``gru.lr``)."""
     paper_experiment: str | None = None
     """Table row reproduced (studies/paper/)."""
     description: str = ""
@@ -143,9 +146,16 @@ class Spec:
     """The TOML text as given (stored with the study)."""
 
     def axes_for(self, model: str) -> dict[str, Axis]:
-        """The axes a trial of ``model`` has, besides ``model`` itself (conditional space)."""
-        extra = self.lstm1997 if model == "lstm1997" else self.baselines
-        return {**self.common, **extra}
+        """The axes a trial of ``model`` has, besides ``model`` itself (conditional space):
+        ``[space]``, then its group, then its own section (`study.model_space`)."""
+        from study.model_space import RECURRENT_BASELINES, overlay
+
+        axes = dict(self.common)
+        if model == "lstm1997":
+            axes = overlay(axes, self.lstm1997)
+        elif model in RECURRENT_BASELINES:
+            axes = overlay(axes, self.baselines)
+        return overlay(axes, self.per_model.get(model, {}))
 
     def identity(self) -> dict[str, Any]:
         """What must match for a re-run to continue a stored study (n_trials may grow), keyed
@@ -153,12 +163,16 @@ class Spec:
         d = dataclasses.asdict(self)
         for k in ("n_trials", "description", "file", "source", "task_param_names"):
             d.pop(k)
+        for model, axes in d.pop("per_model").items():  # absent before per-model sections
+            for k, axis in axes.items():
+                d[f"space.{model}.{k.rsplit('.', 1)[-1]}"] = axis
         for group in ("common", "lstm1997", "baselines"):
             for k, axis in d.pop(group).items():
                 prefix = {"common": "space", "lstm1997": "space.lstm1997"}.get(
                     group, "space.baselines"
                 )
-                d[f"task.{k}" if k in self.task_param_names else f"{prefix}.{k}"] = axis
+                name = k.rsplit(".", 1)[-1]  # lstm1997.lr -> space.lstm1997.lr
+                d[f"task.{k}" if k in self.task_param_names else f"{prefix}.{name}"] = axis
         return d
 
     @property

@@ -15,6 +15,7 @@ import re
 import typing
 from typing import Any
 
+from study import model_space as ms
 from study.spec import (
     BACKENDS,
     PRECISIONS,
@@ -31,12 +32,16 @@ from study.spec import (
 _TOP = {
     "name", "description", "task", "models", "seeds", "max_sequences", "reading", "seed",
     "backend", "precision", "curve_points", "paper_experiment", "sampler", "n_trials",
-    "task_params", "space", "pruning",
+    "task_params", "space", "pruning", "protocol",
 }  # fmt: skip
 _SPACE_GROUPS = ("task", "lstm1997", "baselines")
 _COMMON = ("lr", "init_range")
-_LSTM1997 = ("blocks", "cells_per_block", "gates", "gate_bias", "gradient", "forget_gate")
+_LSTM1997 = (
+    "blocks", "cells_per_block", "gates", "gate_bias", "gradient", "forget_gate", "forget_bias",
+)  # fmt: skip
 _BASELINE = ("hidden", "match_weights")
+_MODEL_SECTIONS = tuple(ms.SECTION_PARAMS)
+"""``[space.<model>]`` sections (`study.model_space`)."""
 _T = typing.TypeVar("_T")
 MAX_SEEDS = 10_000
 """Seeds per configuration: the value of a point is a success rate; 10k seeds read it to 1%."""
@@ -96,16 +101,25 @@ class Validator:
             raise self.fail("precision", f"use {' or '.join(PRECISIONS)}, got {precision!r}")
         space = self.table(raw, "space") or {}
         for key in space:
-            if key not in (*_COMMON, *_SPACE_GROUPS):
-                known = ", ".join((*_COMMON, *_SPACE_GROUPS))
+            if key not in (*_COMMON, "protocol", *_SPACE_GROUPS, *_MODEL_SECTIONS):
+                known = ", ".join((*_COMMON, "protocol", *_SPACE_GROUPS, *_MODEL_SECTIONS))
                 raise self.fail(f"space.{key}", f"unknown field; known: {known}")
         grid = sampler == "grid"
         common = {k: self.axis(f"space.{k}", space[k], k, grid) for k in _COMMON if k in space}
         task_axes = self.task_axes(raw, space, task, grid)
-        lstm1997 = self.group(space, "lstm1997", _LSTM1997, grid, "lstm1997" in models)
-        baselines = self.group(
-            space, "baselines", _BASELINE, grid, any(m != "lstm1997" for m in models)
+        common |= ms.protocol_axis(self, raw, space, grid)
+        lstm_names = (*_LSTM1997, *ms.OVERRIDABLE)
+        lstm1997 = ms.prefixed(
+            "lstm1997", self.group(space, "lstm1997", lstm_names, grid, "lstm1997" in models)
         )
+        baselines = ms.prefixed(
+            "baselines",
+            self.group(
+                space, "baselines", (*_BASELINE, *ms.OVERRIDABLE), grid,
+                any(m in ms.RECURRENT_BASELINES for m in models),
+            ),
+        )  # fmt: skip
+        per_model = ms.model_sections(self, space, models, grid)
         if "hidden" in baselines and "match_weights" in baselines:
             raise self.fail("space.baselines", "set hidden or match_weights, not both")
         spec = Spec(
@@ -126,12 +140,14 @@ class Validator:
             precision=precision,
             curve_points=self.integer(raw, "curve_points", 2, high=MAX_CURVE_POINTS) or 40,
             pruning=self.pruning(raw, seeds),
+            per_model=per_model,
             paper_experiment=self.string(raw, "paper_experiment"),
             description=self.string(raw, "description") or "",
             file=self.file,
             source=text,
         )
         self.check_size(spec)
+        ms.check_sizing(self, spec)
         return spec
 
     def check_size(self, spec: Spec) -> None:
@@ -345,6 +361,10 @@ class Validator:
         elif name in choices:
             if x not in choices[name]:
                 raise self.fail(where, f"must be one of {', '.join(choices[name])}, got {_show(x)}")
+        elif name in ms.new_names():
+            problem = ms.check_value(where, name, x)
+            if problem:
+                raise self.fail(where, problem)
         elif name == "forget_gate":
             if not isinstance(x, bool):
                 raise self.fail(where, f"expected true or false, got {_show(x)}")
@@ -355,7 +375,7 @@ class Validator:
         for key in t:
             if key not in ("low", "high", "log", "step"):
                 raise self.fail(f"{where}.{key}", "unknown field; known: low, high, log, step")
-        if name in ("gates", "gate_bias", "gradient", "forget_gate"):
+        if name in ("gates", "gate_bias", "gradient", "forget_gate", *ms.CATEGORICAL):
             raise self.fail(where, "a categorical parameter takes a value or a list, not a range")
         for key in ("low", "high"):
             if key not in t:
@@ -364,7 +384,11 @@ class Validator:
         low, high, log, step = t["low"], t["high"], t.get("log", False), t.get("step")
         if not isinstance(log, bool):
             raise self.fail(f"{where}.log", f"expected true or false, got {_show(log)}")
-        integer = isinstance(low, int) and isinstance(high, int) and name not in _COMMON
+        integer = (
+            isinstance(low, int)
+            and isinstance(high, int)
+            and name not in (*_COMMON, "dropout", "forget_bias")
+        )
         if not low < high:
             raise self.fail(where, f"low must be below high, got {low} >= {high}")
         if log and low <= 0:

@@ -7,8 +7,9 @@ sequence as computed *before* its update (what "processed correctly" means in th
 * :class:`KernelBackend`: the 1997 LSTM with the paper's truncated gradient, computed by forward
   accumulation in a numba kernel (`workers.kernel`), K lanes vectorised. The fast path.
 * :class:`TorchBackend`: any registered model (baselines, full-gradient or forget-gate 1997
-  nets) with batched torch autograd; runs on CUDA when asked. The general path, and the only one
-  for softmax cross-entropy (real-data tasks with ``output = "softmax"``).
+  nets, TCN, Transformer) with batched torch autograd, under the paper's on-line SGD or a modern
+  recipe (`workers.protocols`); runs on CUDA when asked. The general path, and the only one for
+  softmax cross-entropy (real-data tasks with ``output = "softmax"``).
 
 A lane's batch is a :class:`LaneBatch`: the K lanes' sequences stacked to (K, B, ...).
 """
@@ -184,11 +185,23 @@ class BaselineKernelBackend:
 
 
 class TorchBackend:
-    """Any registered model, on-line SGD by batched autograd (CPU or CUDA)."""
+    """Any registered model by batched autograd (CPU or CUDA), under either protocol.
+
+    ``recipe`` (`workers.protocols`) says how weights change: the paper's on-line SGD (one
+    sequence per update) or mini-batches with a per-lane Adam/AdamW and per-lane clipping.
+    Models with a ``forward_batch(x (K, M, T, I), lengths, steps)`` (the successors) take a
+    mini-batch directly; the recurrent nets run M sequences per lane by repeating each lane's
+    weights M times (``functional_call``), gradients flowing back to the K lanes.
+    """
 
     name = "torch"
 
-    def __init__(self, model: torch.nn.Module, device: str = "cpu", loss: str = "squared") -> None:
+    def __init__(
+        self, model: torch.nn.Module, device: str = "cpu", recipe: Any = None,
+        loss: str = "squared",
+    ) -> None:  # fmt: skip
+        from workers.protocols import PAPER, LaneAdam
+
         if loss not in ("squared", "cross_entropy"):
             raise ValueError(f"loss must be squared or cross_entropy, got {loss!r}")
         self.loss = loss
@@ -199,52 +212,108 @@ class TorchBackend:
         self.model = model.to(self.device)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.name = "torch" if self.device.type == "cpu" else f"torch-{self.device.type}"
+        self.recipe = PAPER if recipe is None else recipe
+        self.batched = hasattr(self.model, "forward_batch")
+        self.opt = (
+            LaneAdam(self.params, self.recipe.weight_decay)
+            if self.recipe.optimizer != "sgd"
+            else None
+        )
+        K = self.params[0].shape[0]
+        self.updates = torch.zeros(K, dtype=torch.int64)
+        """Per-lane update counter: a lane's dropout stream position (`models.tcn`)."""
 
     def _dense(self, lb: LaneBatch, b: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Sequence b of every lane: x (K, T, I), steps (K, E) and targets (K, E, O)."""
+        x, steps, tgt, _ = self._dense_rows(lb, np.arange(lb.K)[:, None] * lb.B + b)
+        return x[:, 0], steps[:, 0], tgt[:, 0]
+
+    def _dense_rows(
+        self, lb: LaneBatch, rows: np.ndarray
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Rows (K, M) of the flat batch: x (K, M, T, I), steps (K, M, E), targets
+        (K, M, E, O) and lengths (K, M), T the longest of these rows."""
         f = lb.flat
-        rows = np.arange(lb.K) * lb.B + b
-        T = int(f.lengths[rows].max())
-        idx = f.idx[rows, :T]  # (K, T, A)
-        val = f.val[rows, :T]
+        K, M = rows.shape
+        flat = rows.reshape(-1)
+        T = int(f.lengths[flat].max())
         dtype = self.params[0].dtype
-        x = torch.zeros(lb.K, T, f.n_inputs, dtype=dtype, device=self.device)
+        dev = self.device
+        x = torch.zeros(K * M, T, f.n_inputs, dtype=dtype, device=dev)
         x.scatter_add_(
             2,
-            torch.as_tensor(idx, dtype=torch.int64, device=self.device),
-            torch.as_tensor(val, dtype=dtype, device=self.device),
+            torch.as_tensor(f.idx[flat, :T], dtype=torch.int64, device=dev),
+            torch.as_tensor(f.val[flat, :T], dtype=dtype, device=dev),
         )
-        steps = torch.as_tensor(f.target_steps[rows], dtype=torch.int64, device=self.device)
-        tgt = torch.as_tensor(f.targets[rows], dtype=dtype, device=self.device)
-        return x, steps, tgt
+        steps = torch.as_tensor(f.target_steps[flat], dtype=torch.int64, device=dev)
+        tgt = torch.as_tensor(f.targets[flat], dtype=dtype, device=dev)
+        lengths = torch.as_tensor(f.lengths[flat], dtype=torch.int64, device=dev)
+        E = steps.shape[1]
+        return (
+            x.reshape(K, M, T, -1),
+            steps.reshape(K, M, E),
+            tgt.reshape(K, M, E, -1),
+            lengths.reshape(K, M),
+        )
 
     @staticmethod
     def _at_slots(y: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
-        """Outputs y (K, T, O) gathered at the error slots (K, E) -> (K, E, O)."""
-        s = steps.clamp(min=0).unsqueeze(2).expand(-1, -1, y.shape[2])
-        return torch.gather(y, 1, s)
+        """Outputs y (K, T, O) gathered at the error slots (K, E) -> (K, E, O); also
+        (K, M, T, O) with steps (K, M, E) -> (K, M, E, O)."""
+        ax = y.dim() - 2
+        s = steps.clamp(min=0).unsqueeze(-1).expand(*steps.shape, y.shape[-1])
+        return torch.gather(y, ax, s)
+
+    def _run(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """x (K, M, T, I) -> outputs (K, M, T, O) with the current weights."""
+        K, M, T, _ = x.shape
+        if self.batched:
+            return self.model.forward_batch(x, lengths, self.updates)  # type: ignore[operator]
+        if M == 1:
+            return self.model(x[:, 0]).unsqueeze(1)
+        named = dict(self.model.named_parameters())
+        params = {n: p.repeat_interleave(M, dim=0) for n, p in named.items()}
+        y = torch.func.functional_call(self.model, params, (x.reshape(K * M, T, -1),))
+        return y.reshape(K, M, T, -1)
 
     def train_block(self, lb: LaneBatch, n_seq: np.ndarray, lr: float) -> np.ndarray:
         E, O = lb.flat.targets.shape[1:]
         out: np.ndarray = np.zeros((lb.K, lb.B, E, O))
-        for b in range(int(n_seq.max(initial=0))):
-            active = torch.as_tensor(b < n_seq, device=self.device)  # (K,)
-            x, steps, tgt = self._dense(lb, b)
-            y = self._at_slots(self.model(x), steps)  # (K, E, O)
-            used = (steps >= 0).unsqueeze(2) & active.view(-1, 1, 1)
+        M = self.recipe.batch
+        self.model.train()
+        lane = np.arange(lb.K)[:, None] * lb.B
+        for b0 in range(0, int(n_seq.max(initial=0)), M):
+            pos = b0 + np.arange(min(M, lb.B - b0))  # (m,)
+            x, steps, tgt, lengths = self._dense_rows(lb, lane + pos[None, :])
+            seq_used = torch.as_tensor(pos[None, :] < n_seq[:, None], device=self.device)  # (K, m)
+            y = self._at_slots(self._run(x, lengths), steps)  # (K, m, E, O)
+            used = (steps >= 0).unsqueeze(3) & seq_used[:, :, None, None]
             # where(), not multiplication: a diverged lane's NaN must not leak into the sum
             if self.loss == "squared":
-                loss = 0.5 * torch.where(used, (y - tgt) ** 2, torch.zeros_like(y)).sum()
+                per = 0.5 * torch.where(used, (y - tgt) ** 2, torch.zeros_like(y))
             else:
                 eps = 1e-12 if y.dtype == torch.float64 else 1e-6
-                logp = torch.log_softmax(torch.logit(y, eps=eps), dim=2)
-                ce = -(tgt * logp).sum(dim=2, keepdim=True)  # (K, E, 1)
-                loss = torch.where(used, ce, torch.zeros_like(ce)).sum()
-            grads = torch.autograd.grad(loss, self.params)
+                logp = torch.log_softmax(torch.logit(y, eps=eps), dim=3)
+                ce = -(tgt * logp).sum(dim=3, keepdim=True)  # (K, m, E, 1)
+                per = torch.where(used, ce, torch.zeros_like(ce))
+            active = seq_used.any(1)
+            if self.opt is None:
+                loss = per.sum()  # on-line SGD: one sequence per lane, its summed error
+            else:  # mean over the lane's sequences in this batch
+                loss = (per.sum((1, 2, 3)) / seq_used.sum(1).clamp(min=1)).sum()
+            grads = list(torch.autograd.grad(loss, self.params))
             with torch.no_grad():
-                for p, g in zip(self.params, grads, strict=True):
-                    p.sub_(lr * g)
-            out[:, b] = y.detach().cpu().double().numpy()
+                if self.opt is None:
+                    for p, g in zip(self.params, grads, strict=True):
+                        p.sub_(lr * g)
+                else:
+                    if self.recipe.clip is not None:
+                        from workers.protocols import clip_per_lane
+
+                        grads = clip_per_lane(grads, self.recipe.clip)
+                    self.opt.step(grads, lr, active)
+            self.updates += active.to("cpu", torch.int64)
+            out[:, pos] = y.detach().cpu().double().numpy()
         return out
 
     @torch.no_grad()
@@ -253,6 +322,15 @@ class TorchBackend:
         (``functional_call``), so a 2560-sequence test set is a few dozen batched passes."""
         E, O = lb.flat.targets.shape[1:]
         out: np.ndarray = np.zeros((lb.K, lb.B, E, O))
+        if self.batched:
+            self.model.eval()  # no dropout at test time
+            lane = np.arange(lb.K)[:, None] * lb.B
+            for b0 in range(0, lb.B, chunk):
+                pos = b0 + np.arange(min(chunk, lb.B - b0))
+                x, steps, _, lengths = self._dense_rows(lb, lane + pos[None, :])
+                y = self._at_slots(self._run(x, lengths), steps)
+                out[:, pos] = y.cpu().double().numpy()
+            return out
         named = dict(self.model.named_parameters())
         dtype = self.params[0].dtype
         f = lb.flat
@@ -273,14 +351,21 @@ class TorchBackend:
             out[:, b0 : b0 + M] = ys.reshape(lb.K, M, E, O)
         return out
 
-    def snapshot(self) -> list[torch.Tensor]:
-        return [p.detach().clone() for p in self.params]
+    def snapshot(self) -> tuple[list[torch.Tensor], Any, torch.Tensor]:
+        opt = None if self.opt is None else self.opt.state()
+        return [p.detach().clone() for p in self.params], opt, self.updates.clone()
 
     @torch.no_grad()
-    def restore(self, state: list[torch.Tensor], lanes: np.ndarray) -> None:
+    def restore(
+        self, state: tuple[list[torch.Tensor], Any, torch.Tensor], lanes: np.ndarray
+    ) -> None:
+        params, opt, updates = state
         sel = torch.as_tensor(lanes, device=self.device)
-        for p, s in zip(self.params, state, strict=True):
+        for p, s in zip(self.params, params, strict=True):
             p[sel] = s[sel]
+        if self.opt is not None:
+            self.opt.restore(opt, sel)
+        self.updates[torch.as_tensor(lanes)] = updates[torch.as_tensor(lanes)]
 
     @torch.no_grad()
     def finite(self) -> np.ndarray:

@@ -45,11 +45,51 @@ class ModelSpec:
     hidden: int | None = None
     """Baselines: hidden units (None: sized by ``match_weights`` or the paper net's count)."""
     match_weights: int | None = None
-    """Baselines: choose ``hidden`` so the weight count is closest to this."""
+    """Baselines and successors: choose their width so the (effective) weight count is closest
+    to this."""
+    forget_bias: float | None = None
+    """Initial forget-gate bias: lstm_forget (None = +1.0) or a 1997 net's forget gate (None =
+    random like every weight)."""
+    kernel_size: int | None = None
+    """tcn: convolution kernel size (None = 3)."""
+    levels: int | None = None
+    """tcn: residual blocks, dilations 1, 2, 4, ... (None = fewest covering the sequence)."""
+    channels: int | None = None
+    """tcn: channels per level (None = matched to the weight count)."""
+    dropout: float | None = None
+    """tcn: dropout after each convolution (None = 0)."""
+    layers: int | None = None
+    """transformer: encoder layers (None = 1)."""
+    heads: int | None = None
+    """transformer: attention heads (None = 2)."""
+    width: int | None = None
+    """transformer: model width, a multiple of heads (None = matched to the weight count)."""
+    attention: str | None = None
+    """transformer: causal (None) or full attention over the sequence."""
+    positions: str | None = None
+    """transformer: sinusoidal (None) or learned positions."""
 
     @property
     def is_lstm1997(self) -> bool:
         return self.name == "lstm1997"
+
+    def to_key_dict(self) -> dict[str, Any]:
+        """The fields that identify the net: the original nine always, a newer field only when
+        set, so configurations that predate it keep their keys (and seeds)."""
+        d = asdict(self)
+        for k in NEW_MODEL_FIELDS:
+            if d[k] is None:
+                d.pop(k)
+        return d
+
+
+NEW_MODEL_FIELDS = (
+    "forget_bias", "kernel_size", "levels", "channels", "dropout",
+    "layers", "heads", "width", "attention", "positions",
+)  # fmt: skip
+"""ModelSpec fields added after the first stored studies (left out of keys when unset)."""
+PROTOCOLS = ("paper", "modern")
+"""Training protocols: the paper's on-line SGD, or a modern optimiser (`workers.protocols`)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +125,10 @@ class TrialConfig:
     precision: Literal["float64", "float32"] = "float64"
     """Arithmetic of the weights and activations: float64 (default, the oracle's precision) or
     float32 (about 1.9x the kernel's throughput; results differ from float64 at ~1e-6)."""
+    protocol: str = "paper"
+    """How weights are updated: ``paper`` (on-line SGD, one sequence per update) or ``modern``
+    (Adam/AdamW, mini-batches, gradient clipping; the family's settings in
+    `workers.protocols`). Budgets and readings count sequences either way."""
 
     def __post_init__(self) -> None:
         if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
@@ -99,6 +143,8 @@ class TrialConfig:
             raise ValueError(f"precision must be float64 or float32, got {self.precision!r}")
         if self.reading not in READINGS:
             raise ValueError(f"reading must be one of {READINGS}, got {self.reading!r}")
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
 
     def seed_of(self, i: int) -> int:
         """Seed of lane i: a hash of (seed_base, configuration, replicate), worker-independent."""
@@ -115,6 +161,9 @@ class TrialConfig:
     def key(self) -> str:
         """A stable text key of the configuration (without seeds and budget bookkeeping)."""
         d = self.to_dict()
+        d["model"] = self.model.to_key_dict()
+        if d["protocol"] == "paper":
+            d.pop("protocol")  # the only protocol before it became an axis: old keys stay
         for k in (
             "seeds",
             "seed_base",

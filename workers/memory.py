@@ -72,8 +72,7 @@ def estimate(config: TrialConfig) -> Estimate:
         slots = 1.0 / L if getattr(task, "error_at_end", True) else 1.0
     info = describe(config.model, task.paper, task.n_inputs, task.n_outputs)
     weights = int(info["weights"])
-    hidden = info.get("hidden")
-    units = int(hidden) if hidden else int(info["blocks"]) * (int(info["cells_per_block"]) + 2)
+    units, attention = _units(info, L)
     bptt = config.model.name != "lstm1997" or config.model.gradient == "full"
     dense = config.backend == "torch" or (bptt and config.model.name not in _KERNELS)
     per_step = (
@@ -83,8 +82,26 @@ def estimate(config: TrialConfig) -> Estimate:
         + (task.n_inputs * 8 if dense else 0)  # the torch backend's dense inputs
     )
     K = int(config.seeds)
-    total = FIXED + K * B * L * per_step + K * weights * (units + 4) * 8
+    # a Transformer's attention rows (scores, softmax, gradients) exist for the sequences of one
+    # update at a time: one sequence on-line, a mini-batch of at most 32 under "modern"
+    attn = K * min(B, 32) * L * attention * 8 * 3
+    total = FIXED + K * B * L * per_step + K * weights * (units + 4) * 8 + attn
     return Estimate(bytes=math.ceil(total), lanes=K, block=B, length=L)
+
+
+def _units(info: dict[str, object], length: int) -> tuple[int, int]:
+    """(activations kept per step, attention entries per step) of a described net."""
+    get = info.get
+    if get("hidden"):
+        return int(str(get("hidden"))), 0
+    if get("blocks"):
+        return int(str(get("blocks"))) * (int(str(get("cells_per_block"))) + 2), 0
+    if get("channels"):  # TCN: each level's channels, before and after its residual
+        return 2 * int(str(get("channels"))) * int(str(get("levels"))), 0
+    if get("width"):  # Transformer: its layers' activations, attention over the sequence
+        layers = int(str(get("layers")))
+        return 6 * int(str(get("width"))) * layers, int(str(get("heads"))) * layers * length
+    return int(str(get("weights"))), 0
 
 
 _KERNELS = ("elman", "gru", "lstm_forget")

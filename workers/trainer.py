@@ -1,7 +1,9 @@
 """The trainer: one pure function, a trial configuration in, K seeds' results out.
 
-`train` follows the paper's protocol (Sec. 5, Tables 10-11): on-line SGD with one sequence per
-weight update, activations reset for every sequence, freshly generated sequences, each seed
+`train` follows the paper's protocol (Sec. 5, Tables 10-11) by default: on-line SGD with one
+sequence per weight update (``protocol="modern"``: the family's mini-batch Adam recipe,
+`workers.protocols`, with the same budgets, readings and final test), activations reset for
+every sequence, freshly generated sequences, each seed
 trained until the task's stopping criterion holds or the sequence budget is spent, then judged on
 a fresh test set. The K seeds of a configuration train together as one vectorised computation,
 lane k with its own weights, its own data stream and its own updates, so a seed's result is the
@@ -40,6 +42,7 @@ from workers.backends import (
     TorchBackend,
 )
 from workers.config import READINGS, SeedResult, TrialConfig, TrialResult
+from workers.protocols import recipe
 from workers.readings import WindowTracker
 from workers.tasks import make_task
 from workers.tasks.base import SequenceBatch, Task
@@ -49,6 +52,13 @@ Progress = Callable[[int, int], None]
 
 BASELINE_KERNELS = ("elman", "gru", "lstm_forget")
 """Baselines with a compiled full-BPTT kernel (`workers.kernel_baselines`)."""
+
+SUCCESSOR_MODELS = ("tcn", "transformer")
+"""Models with no kernel: trained by the vectorised torch path (K seeds in every op)."""
+
+CUDA_WORK = 2_000_000
+"""Weights x seeds x sequences per update from which a successor trains on CUDA (when present):
+below it one update is a few dozen tiny ops, bound by launch latency, and the CPU is as fast."""
 
 BLOCK = 250
 """Most sequences per lane per block: small enough for a fine stopping resolution and cheap
@@ -99,12 +109,28 @@ def choose_backend(
     return "torch", device
 
 
+def choose_device(config: TrialConfig, weights: int, batch: int) -> str:
+    """The device of a vectorised successor (TCN, Transformer): CUDA when present and one
+    update's work (weights x seeds x batch) is at least ``CUDA_WORK``, else the CPU; an explicit
+    ``config.device`` wins."""
+    if config.device != "auto":
+        return config.device
+    big = weights * config.seeds * batch >= CUDA_WORK
+    return "cuda" if big and torch.cuda.is_available() else "cpu"
+
+
+def longest_sequence(task: Task) -> int:
+    """The longest of 64 sequences of a fixed probe stream (never a lane's): what sizes a TCN's
+    default depth and a learned position table, identically on every worker."""
+    return int(task.sample(np.random.default_rng(0), 64).lengths.max())
+
+
 def block_size(task: Task) -> int:
     """Sequences per lane per block for this task: the largest of ``_DIVISORS`` whose block of
     the task's longest sequences fits ``STEPS_PER_BLOCK`` (the length is read off 64 sequences
     of a fixed probe stream, never a lane's, so the lanes' data do not change); for test-based
     stopping rules also a divisor of the test period, since tests happen at block ends."""
-    longest = int(task.sample(np.random.default_rng(0), 64).lengths.max())
+    longest = longest_sequence(task)
     B = next((d for d in _DIVISORS if d * longest <= STEPS_PER_BLOCK), 1)
     rule = task.stop
     if rule.kind in TEST_BASED:
@@ -117,15 +143,24 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
     t_start = time.perf_counter()
     task = make_task(config.task, **config.task_params)
     setup = task.paper
-    lr = config.lr if config.lr is not None else setup.lr
     init_range = config.init_range if config.init_range is not None else setup.init_range
     K, budget = config.seeds, config.max_sequences
     spec = config.model
-    info = describe(spec, setup, task.n_inputs, task.n_outputs)
-    eligible = (
-        spec.is_lstm1997 and spec.gradient == "truncated" and not spec.forget_gate
-    ) or spec.name in BASELINE_KERNELS
-    backend_name, device = choose_backend(config, eligible, int(info["weights"]), task.loss)
+    seq_len = longest_sequence(task)
+    info = describe(spec, setup, task.n_inputs, task.n_outputs, seq_len)
+    rec = recipe(spec.name, config.protocol)
+    lr = config.lr if config.lr is not None else (rec.lr if rec.lr is not None else setup.lr)
+    eligible = config.protocol == "paper" and (
+        (spec.is_lstm1997 and spec.gradient == "truncated" and not spec.forget_gate)
+        or spec.name in BASELINE_KERNELS
+    )
+    if spec.name in SUCCESSOR_MODELS:
+        if config.backend == "kernel":
+            raise ValueError(f"backend 'kernel' has no {spec.name}; use auto or torch")
+        backend_name = "torch"
+        device = choose_device(config, int(info["weights"]), rec.batch)
+    else:
+        backend_name, device = choose_backend(config, eligible, int(info["weights"]), task.loss)
 
     seeds = [config.seed_of(i) for i in range(K)]
     streams = [np.random.SeedSequence(s).spawn(3) for s in seeds]
@@ -133,7 +168,9 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
     data_rngs = [np.random.default_rng(st[1]) for st in streams]
     test_rngs = [np.random.default_rng(st[2]) for st in streams]
 
-    model = build_model(spec, setup, task.n_inputs, task.n_outputs, init_rngs, init_range)
+    model = build_model(
+        spec, setup, task.n_inputs, task.n_outputs, init_rngs, init_range, seq_len=seq_len
+    )
     dtype = np.float32 if config.precision == "float32" else np.float64
     backend: Backend
     if backend_name == "kernel" and spec.is_lstm1997:
@@ -144,6 +181,7 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
         backend = TorchBackend(
             model.to(torch.float32 if dtype is np.float32 else torch.float64),
             device=device,
+            recipe=rec,
             loss=task.loss,
         )
 
@@ -365,7 +403,15 @@ def _thin(curve: list[tuple[int, float, float]], n: int) -> list[tuple[int, floa
 def weight_count(config: TrialConfig) -> int:
     """Trainable weights of one net of this configuration (no training)."""
     task = make_task(config.task, **config.task_params)
-    return int(describe(config.model, task.paper, task.n_inputs, task.n_outputs)["weights"])
+    info = describe(config.model, task.paper, task.n_inputs, task.n_outputs, longest_sequence(task))
+    return int(info["weights"])
 
 
-__all__ = ["block_size", "choose_backend", "train", "weight_count"]
+__all__ = [
+    "block_size",
+    "choose_backend",
+    "choose_device",
+    "longest_sequence",
+    "train",
+    "weight_count",
+]

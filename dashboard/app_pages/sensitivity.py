@@ -105,9 +105,9 @@ def render() -> None:
     if "lr" not in numeric:
         st.info("The study does not sweep the learning rate (`lr`): no interaction to check.")
         return
-    sizes: list[str] = [
-        n for n in ("blocks", "cells_per_block", "hidden", "match_weights") if n in numeric
-    ]
+    size_names = ("blocks", "cells_per_block", "hidden", "match_weights")
+    size_names += ("channels", "levels", "width", "layers")  # TCN, Transformer
+    sizes: list[str] = [n for n in size_names if n in numeric]
     sizes += [n for n in numeric if n not in sizes and n != "lr"]
     if not sizes:
         st.info("The study sweeps no size parameter (blocks, cells_per_block, hidden).")

@@ -15,6 +15,7 @@ from models.baselines import (
     baseline_weights,
     hidden_for_weights,
     init_baseline,
+    stored_weights,
 )
 
 I, O, H, K, T = 3, 2, 5, 3, 9
@@ -63,17 +64,38 @@ def test_control_against_torch_nn(cls: type[Baseline]) -> None:
 
 
 @pytest.mark.parametrize("cls", [Elman, GRU, LstmForget])
-def test_n_weights_counts_trainable_parameters(cls: type[Baseline]) -> None:
+def test_n_weights_counts_effective_parameters(cls: type[Baseline]) -> None:
+    """Stored: torch's two bias vectors. Counted: one bias per unit where only their sum enters
+    the equations (all but GRU's b_hn, which sits inside the reset product)."""
     net = cls(I, O, H, K=4)
     total = sum(p.numel() for p in net.parameters() if p.requires_grad)
-    assert net.n_weights == total // 4 == baseline_weights(cls.kind, H, I, O)
-    assert net.n_weights == sum(p.numel() for p in _native(cls).parameters()) + O * (H + 1)
+    assert total // 4 == stored_weights(cls.kind, H, I, O)
+    assert total // 4 == sum(p.numel() for p in _native(cls).parameters()) + O * (H + 1)
+    redundant = (2 if cls is GRU else net.b_hh.shape[1] // H) * H  # b_hh's summed-away blocks
+    assert net.n_weights == total // 4 - redundant == baseline_weights(cls.kind, H, I, O)
 
 
-def test_elman_weight_formula() -> None:
-    assert baseline_weights("elman", 4, 2, 1) == 4 * (2 + 4 + 2) + 1 * (4 + 1)
-    assert baseline_weights("gru", 4, 2, 1) == 3 * 4 * (2 + 4 + 2) + 5
-    assert baseline_weights("lstm_forget", 4, 2, 1) == 4 * 4 * (2 + 4 + 2) + 5
+def test_weight_formulas_count_one_bias_per_unit() -> None:
+    """Fails on the old count, which had G H (I + H + 2): torch's b_ih and b_hh both."""
+    assert baseline_weights("elman", 4, 2, 1) == 4 * (2 + 4 + 1) + 1 * (4 + 1)
+    assert baseline_weights("gru", 4, 2, 1) == 3 * 4 * (2 + 4 + 1) + 4 + 5
+    assert baseline_weights("lstm_forget", 4, 2, 1) == 4 * 4 * (2 + 4 + 1) + 5
+    assert stored_weights("elman", 4, 2, 1) == 4 * (2 + 4 + 2) + 5
+
+
+def test_only_the_bias_sum_matters() -> None:
+    """Why the count is effective: moving bias from b_hh to b_ih (Elman, LSTM; GRU's r, z)
+    leaves the outputs unchanged, so the pair is one parameter per unit."""
+    for cls in (Elman, GRU, LstmForget):
+        net = _loaded(cls, [3])
+        x = torch.tensor(np.random.default_rng(0).normal(size=(1, T, I)))
+        y = net(x)
+        w = net.weights()
+        movable = slice(0, 2 * H) if cls is GRU else slice(None)
+        w["b_ih"][:, movable] += w["b_hh"][:, movable]
+        w["b_hh"][:, movable] = 0.0
+        net.load(w)
+        torch.testing.assert_close(net(x), y, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("kind", sorted(BASELINES))
@@ -89,7 +111,7 @@ def test_hidden_for_weights_is_closest(kind: str, target: int) -> None:
 
 
 def test_hidden_for_weights_examples_and_errors() -> None:
-    assert hidden_for_weights("elman", 2, 1, 93) == 7  # 85 vs 105 weights
+    assert hidden_for_weights("elman", 2, 1, 93) == 8  # 97 vs 78 effective weights
     with pytest.raises(ValueError, match="unknown baseline"):
         hidden_for_weights("lstm1997", 2, 1, 93)
     with pytest.raises(ValueError, match="target_weights"):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.baselines import hidden_for_weights
+from models.baselines import hidden_for_weights, stored_weights
 from models.layout import Lstm1997Layout
 from models.lstm1997 import Lstm1997
 from models.registry import MODELS, build_model, describe
@@ -62,6 +62,8 @@ def test_same_seeds_same_weights_other_seeds_differ(name: str) -> None:
     assert a.keys() == b.keys() == c.keys()
     for n in a:
         assert np.array_equal(a[n], b[n])
+        if n.startswith("ln"):  # a Transformer's LayerNorm starts at gain 1, bias 0
+            continue
         assert not np.array_equal(a[n], c[n])
         assert not np.array_equal(a[n][0], a[n][1])  # lanes are different seeds
 
@@ -165,7 +167,10 @@ def test_describe_matches_built_models() -> None:
         assert d["hidden"] == hidden_for_weights(name, 2, 1, 93)
         model = build_model(ModelSpec(name=name), EXP4, 2, 1, _rngs(1, 2), 0.1)
         assert model.n_weights == d["weights"]
-        assert sum(p.numel() for p in model.parameters()) == 2 * d["weights"]
+        # torch stores b_ih and b_hh; the count is the effective one (one bias per gate unit)
+        assert sum(p.numel() for p in model.parameters()) == 2 * stored_weights(
+            name, d["hidden"], 2, 1
+        )
 
 
 def test_baseline_sizing_rules() -> None:
@@ -181,7 +186,7 @@ def test_baseline_sizing_rules() -> None:
 @pytest.mark.parametrize(
     ("spec", "match"),
     [
-        (ModelSpec(name="transformer"), "unknown model 'transformer'.*lstm1997.*elman"),
+        (ModelSpec(name="rnn"), "unknown model 'rnn'.*lstm1997.*elman.*tcn.*transformer"),
         (ModelSpec(blocks=0), "blocks"),
         (ModelSpec(cells_per_block=-1), "cells_per_block"),
         (ModelSpec(gates="sideways"), "gates"),
@@ -221,3 +226,23 @@ def test_package_reexports_public_api() -> None:
         assert name in ns, name
     for name in ("Lstm1997", "Elman", "GRU", "LstmForget", "MODELS", "build_model", "describe"):
         assert name in ns["__all__"]
+
+
+def test_lstm_forget_starts_with_forget_bias_plus_one_and_takes_the_spec_value() -> None:
+    """Fails on the old code, which left the forget gate's bias random in +-r."""
+    H = describe(ModelSpec(name="lstm_forget"), EXP4, 2, 1)["hidden"]
+    for spec, want in (
+        (ModelSpec(name="lstm_forget"), 1.0),
+        (ModelSpec(name="lstm_forget", forget_bias=2.5), 2.5),
+        (ModelSpec(name="lstm_forget", forget_bias=0.0), 0.0),
+    ):
+        net = build_model(spec, EXP4, 2, 1, _rngs(1, 2), 0.1)
+        w = net.weights()
+        assert isinstance(w, dict)
+        effective = w["b_ih"][:, H : 2 * H] + w["b_hh"][:, H : 2 * H]  # gate order i, f, g, o
+        np.testing.assert_array_equal(effective, want)
+        assert describe(spec, EXP4, 2, 1)["forget_bias"] == want
+    # a 1997 net's forget gate (not the paper's) takes spec.forget_bias too; unset stays random
+    net = build_model(ModelSpec(forget_gate=True, forget_bias=1.0), EXP4, 2, 1, _rngs(1), 0.1)
+    assert isinstance(net, Lstm1997)
+    np.testing.assert_array_equal(net.weights()[0][0, net.layout.forget, -1], [1.0, 1.0])

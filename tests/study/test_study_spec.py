@@ -36,7 +36,7 @@ MALFORMED = {
     "seeds-bool": (edit("seeds = 4", "seeds = true"), "seeds"),
     "zero-budget": (edit("max_sequences = 20000", "max_sequences = 0"), "max_sequences"),
     "missing-models": (edit('models = ["lstm1997", "elman"]\n', ""), "models"),
-    "unknown-model": (edit('"elman"]', '"transformer"]'), "models"),
+    "unknown-model": (edit('"elman"]', '"rnn"]'), "models"),
     "task-param-range": (edit("T = 12", "T = 5"), "task_params.T"),
     "task-param-unknown": (edit("T = 12", "T = 12\nq = 3"), "task_params.q"),
     "task-param-list": (edit("T = 12", "T = [12, 20]"), "task_params.T"),
