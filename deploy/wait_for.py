@@ -50,7 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as e:  # not up yet: refused, DNS not ready, starting up, ...
             last = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e) else ''}"
         if time.monotonic() >= deadline:
-            print(f"wait_for: {what} did not answer within {args.timeout:g} s: {last}", file=sys.stderr)
+            print(
+                f"wait_for: {what} did not answer within {args.timeout:g} s: {last}",
+                file=sys.stderr,
+            )
             return 1
         time.sleep(1.0)
 

@@ -45,7 +45,7 @@ class LocalStack:
         self.root.chmod(0o755)  # the postgres user must reach its folders
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.pg_port, self.gcs_port = free_port(), free_port()
-        self.dashboard_port, self.ray_dashboard_port = free_port(), free_port()
+        self.dashboard_port, self.ray_dash_port = free_port(), free_port()
         self.owner_pw, self.reader_pw = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
         bindir = str(Path(sys.executable).parent)
         self.env = dict(
@@ -106,7 +106,7 @@ class LocalStack:
         self.start(
             "ray-head", "ray-head.sh",
             RAY_PORT=str(self.gcs_port), RAY_DASHBOARD_HOST="127.0.0.1",
-            RAY_DASHBOARD_PORT=str(self.ray_dashboard_port), RAY_START_ARGS=self._node_args(),
+            RAY_DASHBOARD_PORT=str(self.ray_dash_port), RAY_START_ARGS=self._node_args(),
         )  # fmt: skip
 
     def start_worker(self, name: str, cpus: int) -> None:
@@ -133,7 +133,10 @@ class LocalStack:
         """Until the service's own health check passes (the compose healthcheck command)."""
         script, env = {
             "postgres": ("postgres.sh", {"PGPORT": str(self.pg_port)}),
-            "ray-head": ("ray-head.sh", {"RAY_PORT": str(self.gcs_port)}),
+            "ray-head": (
+                "ray-head.sh",
+                {"RAY_PORT": str(self.gcs_port), "RAY_DASHBOARD_PORT": str(self.ray_dash_port)},
+            ),
             "dashboard": ("dashboard.sh", {"DASHBOARD_PORT": str(self.dashboard_port)}),
         }[what]
         deadline = time.monotonic() + timeout

@@ -1,8 +1,9 @@
-"""Helpers of the stack tests: specs, free ports, and readers of a study (plain Optuna + our rows)."""
+"""Helpers of the stack tests: specs, free ports, readers of a study (plain Optuna, our rows)."""
 
 from __future__ import annotations
 
 import json
+import random
 import socket
 import time
 from collections import Counter
@@ -51,9 +52,18 @@ def grid_spec(
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free now, below the kernel's ephemeral range (32768-60999, where outgoing
+    connections and every "any free port" of Ray's land) and above Ray's worker ports
+    (10002-19999): what a server starting a moment later can still bind."""
+    for _ in range(200):
+        port = random.randint(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 20000-32000")
 
 
 def canon(params: dict[str, Any]) -> str:
@@ -61,7 +71,7 @@ def canon(params: dict[str, Any]) -> str:
 
 
 def assert_grid_complete_once(url: str, spec_path: Path) -> list[optuna.trial.FrozenTrial]:
-    """Every grid point of the spec COMPLETE exactly once, read with plain Optuna; our rows agree."""
+    """Every grid point of the spec COMPLETE exactly once (plain Optuna); our rows agree."""
     spec = load_spec(spec_path)
     trials = optuna.load_study(study_name=spec.name, storage=url).get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
@@ -73,7 +83,8 @@ def assert_grid_complete_once(url: str, spec_path: Path) -> list[optuna.trial.Fr
 
 
 def _of(name: str) -> Any:
-    return TrialRow.study_id == sa.select(StudyRow.id).where(StudyRow.name == name).scalar_subquery()
+    study_id = sa.select(StudyRow.id).where(StudyRow.name == name).scalar_subquery()
+    return TrialRow.study_id == study_id
 
 
 def trial_states(url: str, name: str) -> list[str]:

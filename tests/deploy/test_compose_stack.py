@@ -31,7 +31,7 @@ from stack_helpers import (
     wait_for_states,
 )
 
-pytestmark = [pytest.mark.compose, pytest.mark.slow]
+pytestmark = [pytest.mark.compose, pytest.mark.slow, pytest.mark.timeout(2400)]
 
 
 def _engine_error() -> str | None:
@@ -64,9 +64,7 @@ class Compose:
 
     def exit_code(self, service: str, timeout: float) -> int:
         cid = self("ps", "-a", "-q", service).split()[0]
-        r = subprocess.run(
-            ["docker", "wait", cid], capture_output=True, text=True, timeout=timeout
-        )
+        r = subprocess.run(["docker", "wait", cid], capture_output=True, text=True, timeout=timeout)
         return int(r.stdout.strip())
 
 
@@ -96,10 +94,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Compose, d
     )
     # the test's specs reach the launcher through a mount; the rest is the shipped files
     override = tmp / "specs.yml"
-    override.write_text(
-        f"services:\n  launcher:\n    volumes:\n      - {tmp}:/specs:ro\n"
-    )
-    grid_spec(tmp, "stack", lrs="[0.5, 1.0, 2.0, 4.0, 8.0, 16.0]", max_sequences=100_000)
+    override.write_text(f"services:\n  launcher:\n    volumes:\n      - {tmp}:/specs:ro\n")
+    grid_spec(tmp, "stack", lrs="[0.5, 1.0, 2.0, 4.0, 8.0, 16.0]", max_sequences=30_000)
     compose = Compose(
         env, [ROOT / "docker-compose.yml", ROOT / "docker-compose.expose.yml", override]
     )
@@ -187,7 +183,7 @@ def test_launcher_killed_mid_study_and_started_again_resumes(stack) -> None:
     )
     spec = grid_spec(
         Path(compose.files[-1]).parent, "resumed", lrs="[0.5, 1.0, 2.0, 4.0, 8.0, 16.0]",
-        max_sequences=100_000,
+        max_sequences=30_000,
     )  # fmt: skip
     env["STUDY_SPEC"] = "/specs/resumed.toml"
     compose("up", "-d", "--scale", "ray-worker=2")  # the killed worker back, the new spec
