@@ -10,10 +10,11 @@ FROM ${PYTHON_IMAGE} AS build
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ARG OFFLINE=0
 COPY wheelhouse /wheelhouse
-COPY pyproject.toml README.md /app/
-# an editable install of empty packages: this layer depends on pyproject.toml only, and the
-# final stage puts the sources at the same paths
-RUN for p in models workers study dashboard; do mkdir -p /app/$p && touch /app/$p/__init__.py; done \
+COPY pyproject.toml /app/
+# an editable install of empty packages: this layer depends on pyproject.toml only (not on the
+# README or the sources), and the final stage puts the sources at the same paths
+RUN touch /app/README.md \
+ && for p in models workers study dashboard; do mkdir -p /app/$p && touch /app/$p/__init__.py; done \
  && python -m venv /opt/venv \
  && if [ "$OFFLINE" = 1 ]; then \
       /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /wheelhouse \
@@ -30,12 +31,12 @@ COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 PYTHONUNBUFFERED=1 \
     NUMBA_CACHE_DIR=/app/.numba-cache
 WORKDIR /app
-COPY pyproject.toml README.md ./
 COPY models models
 COPY workers workers
 # compile the numba kernels into the image: worker containers start warm
 COPY deploy/warmup.py /tmp/warmup.py
 RUN PYTHONPATH=/app python /tmp/warmup.py && rm /tmp/warmup.py
+COPY pyproject.toml README.md ./
 COPY study study
 COPY dashboard dashboard
 COPY studies studies
