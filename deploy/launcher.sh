@@ -8,7 +8,8 @@
 #
 # Env: CAROUSEL_STORAGE (the database, written by the driver; password in $PGPASSWORD),
 # STUDY_SPEC (studies/demo.toml), STUDY_ARGS (extra study-launch options, e.g. --max-in-flight 8),
-# RAY_HEAD (ray-head:6379), WAIT_TIMEOUT (300 s for each of the two), RAY_START_ARGS.
+# RAY_HEAD (ray-head:6379), WAIT_TIMEOUT (300 s for each of the two), RAY_START_ARGS,
+# RAY_START_TRIES (3: a busy head can miss Ray's 30 s registration window for a new node).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 STUDY_SPEC=${STUDY_SPEC:-studies/demo.toml}
@@ -35,18 +36,31 @@ stop() {  # SIGTERM / SIGINT: study-launch cancels its trials (they run again ne
 trap stop TERM INT
 trap cleanup EXIT
 
-# shellcheck disable=SC2086
-ray start --address="$RAY_HEAD" --num-cpus=0 --temp-dir="$RAY_TMPDIR/ray" \
-  --disable-usage-stats --block ${RAY_START_ARGS:-} >"$RAY_TMPDIR/node.log" 2>&1 &
-node=$!
-for _ in $(seq 1 "${WAIT_TIMEOUT:-300}"); do
-  [ -s "$RAY_TMPDIR/ray/ray_current_cluster" ] && break
-  if ! kill -0 "$node" 2>/dev/null; then
-    cat "$RAY_TMPDIR/node.log" >&2
-    say "this container's Ray node did not start" >&2
+start_node() {  # 0 when this node is up; Ray gives a node 30 s to register with the GCS
+  # shellcheck disable=SC2086
+  ray start --address="$RAY_HEAD" --num-cpus=0 --temp-dir="$RAY_TMPDIR/ray" \
+    --disable-usage-stats --block ${RAY_START_ARGS:-} >>"$RAY_TMPDIR/node.log" 2>&1 &
+  node=$!
+  for _ in $(seq 1 "${WAIT_TIMEOUT:-300}"); do
+    [ -s "$RAY_TMPDIR/ray/ray_current_cluster" ] && return 0
+    kill -0 "$node" 2>/dev/null || return 1
+    sleep 1
+  done
+  return 1
+}
+tries=${RAY_START_TRIES:-3}
+for try in $(seq 1 "$tries"); do
+  start_node && break
+  kill -TERM "$node" 2>/dev/null
+  wait "$node" 2>/dev/null
+  node=""
+  if [ "$try" = "$tries" ]; then
+    tail -20 "$RAY_TMPDIR/node.log" >&2
+    say "this container's Ray node did not start ($tries tries)" >&2
     exit 1
   fi
-  sleep 1
+  say "this container's Ray node did not start (try $try of $tries); again in 5 s" >&2
+  sleep 5
 done
 say "joined $RAY_HEAD as a zero-CPU Ray node; running $STUDY_SPEC"
 
