@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 STORAGE ?= sqlite:///carousel.db
 SPEC ?= studies/demo.toml
 
-.PHONY: setup sysdeps test lint demo dashboard bench clean
+.PHONY: setup sysdeps test lint demo dashboard bench clean compose-test wheelhouse base-images
 
 # Re-runs pip only when pyproject.toml changed since the last install.
 $(STAMP): pyproject.toml
@@ -35,8 +35,25 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The compose stack test needs a Docker engine and minutes: `make compose-test`, not here.
 test: setup sysdeps
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not compose"
+
+# Builds the images (offline from ./wheelhouse when it holds wheels; stand-in base images from
+# Debian when no registry answers), runs the stack, kills a worker and the launcher, tears down.
+compose-test: setup
+	$(BIN)/pytest -q -s -m compose tests/deploy/test_compose_stack.py
+
+# Wheels for an offline image build (docker build --build-arg OFFLINE=1): the versions of .venv.
+wheelhouse: setup
+	mkdir -p wheelhouse
+	$(BIN)/pip freeze --exclude-editable | grep -v '^carousel' > wheelhouse/constraints.txt
+	$(BIN)/pip download --quiet -d wheelhouse -c wheelhouse/constraints.txt \
+	  torch==2.13.0 '.[cluster]' 'setuptools>=68' wheel
+
+# python:3.11-slim and postgres:16, or stand-ins built from Debian where no registry answers.
+base-images:
+	bash deploy/base-images.sh
 
 demo: setup
 	$(BIN)/study-launch $(SPEC) --storage $(STORAGE)
