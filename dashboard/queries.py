@@ -90,13 +90,25 @@ def studies(conn: Engine | Connection) -> pd.DataFrame:
     """One row per carousel study with its trial counts by state, most recently active first
     (the default study of the pages: `make demo` ends on the study it just ran)."""
     t = trials_t
+    done = trials_t.alias("done")
+    redone = (
+        select(done.c.id)
+        .where(
+            done.c.study_id == t.c.study_id,
+            done.c.config_key == t.c.config_key,
+            done.c.state.in_(DONE),
+        )
+        .exists()
+    )
     counts = (
         select(
             t.c.study_id,
             func.count(t.c.id).label("n_trials"),
             func.sum(case((t.c.state == COMPLETE, 1), else_=0)).label("n_complete"),
             func.sum(case((t.c.state == "RUNNING", 1), else_=0)).label("n_running"),
-            func.sum(case((t.c.state == "FAIL", 1), else_=0)).label("n_failed"),
+            # a FAIL counts only while its configuration has no finished trial: a trial
+            # interrupted and then run again on resume is not a failure of the study
+            func.sum(case((and_(t.c.state == "FAIL", ~redone), 1), else_=0)).label("n_failed"),
             func.sum(case((t.c.state == "PRUNED", 1), else_=0)).label("n_pruned"),
             func.max(t.c.finished_at).label("last_finished"),
         )
@@ -118,6 +130,7 @@ def studies(conn: Engine | Connection) -> pd.DataFrame:
             s.c.paper_experiment,
             s.c.status,
             s.c.n_planned,
+            s.c.spec_toml,
             s.c.created_at,
             s.c.updated_at,
             func.coalesce(counts.c.n_trials, 0).label("n_trials"),

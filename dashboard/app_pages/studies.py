@@ -55,6 +55,11 @@ def overview(df: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+# columns of the on-screen table (it fits a 1400 px window); the CSV has them all
+SHOWN = ["study", "status", "task", "models", "seeds", "progress", "done", "failed",
+         "best success", "best configuration"]  # fmt: skip
+
+
 def render() -> None:
     try:
         df = data.studies(cur.url)
@@ -66,10 +71,12 @@ def render() -> None:
         f"{len(df)} stud{'y' if len(df) == 1 else 'ies'} in `{data.storage_state(cur.url).url}`"
         + (f", {n_live} still running (refreshing every {data.TTL_S} s)" if n_live else "")
     )
+    full = overview(df)
     ui.table(
-        overview(df),
+        full[SHOWN],
         "studies",
         key="studies_table",
+        csv=full,
         column_config={
             "progress": st.column_config.ProgressColumn(
                 "progress", min_value=0.0, max_value=1.0, format="percent"
@@ -85,7 +92,12 @@ def render() -> None:
     m[0].metric("status", status_label(row))
     m[1].metric("trials done", f"{done}" + (f" / {planned}" if planned else ""))
     m[2].metric("running", int(row["n_running"]))
-    m[3].metric("failed", int(row["n_failed"]))
+    m[3].metric(
+        "failed",
+        int(row["n_failed"]),
+        help="Failed trials whose configuration has not been finished by a later trial (an "
+        "interrupted trial that ran again on resume is not counted).",
+    )
     if pd.notna(row["best_success"]):
         m[4].metric(
             "best success",
