@@ -289,7 +289,7 @@ def lag_curves(
     little and carry one marker symbol per model, so lines that coincide (all at 0) stay
     distinguishable. A median of the solved seeds where fewer than half the seeds solved is
     censored (the median over all seeds lies beyond ``budget``): drawn as an open triangle at the
-    budget. The median panel is log-scaled only when it has points; a single lag gets an axis
+    budget. When no seed solved at all, the median panel says so instead. The median panel is log-scaled only when it has points; a single lag gets an axis
     around it, ticks at the lags run.
     """
     fig = make_subplots(
@@ -302,6 +302,7 @@ def lag_curves(
     n_lines = max(1, len(models) * 2)
     step = 0.012 * (span or 1.0)
     any_seq = False
+    has_medians = bool(points["seq_median"].notna().any()) if not points.empty else False
     k = 0
     for i, m in enumerate(models):
         for which, dash in (("best", "solid"), ("median", "dot")):
@@ -355,7 +356,7 @@ def lag_curves(
                     col=2,
                 )
             cens = sub[censored]
-            if budget and not cens.empty:
+            if budget and not cens.empty and has_medians:
                 any_seq = True
                 fig.add_trace(
                     go.Scatter(

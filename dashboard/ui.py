@@ -163,14 +163,17 @@ def table(
     )
 
 
-def with_context(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` plus ``study`` and ``context`` columns from the selected study (if any)."""
+def with_context(df: pd.DataFrame, study: pd.Series | None = None) -> pd.DataFrame:
+    """``df`` plus ``study`` and ``context`` columns naming ``study`` (default: the selected
+    one); unchanged when it already has a ``study`` column or there is no study."""
     from dashboard.analysis import context
 
-    cur = st.session_state.get("_current")
-    if cur is None or "study" in df.columns:
+    if study is None:
+        cur = st.session_state.get("_current")
+        study = None if cur is None else cur.study
+    if study is None or "study" in df.columns:
         return df
-    return df.assign(study=cur.name, context=context(cur.study))
+    return df.assign(study=str(study["name"]), context=context(study))
 
 
 def live(cur: Current, render: Callable[[], None]) -> None:

@@ -128,8 +128,8 @@ def test_map_widgets_change_axes_panels_and_threshold(
 def test_studies_page(study_db: StudyDb, monkeypatch: pytest.MonkeyPatch) -> None:
     at = open_page(study_db.url, "studies", monkeypatch, study="dash-map")
     table = frame_with(at, "study", "status", "done", "failed", "best configuration")
-    assert set(table["study"]) == {"dash-map", "dash-one"}
-    for name in ("dash-map", "dash-one"):
+    assert set(table["study"]) == {"dash-map", "dash-one", "dash-robust"}
+    for name in ("dash-map", "dash-robust", "dash-one"):
         rows = db_rows(study_db.path, name)
         r = table[table["study"] == name].iloc[0]
         assert r["done"] == len(rows)
