@@ -289,8 +289,8 @@ def lag_curves(
     little and carry one marker symbol per model, so lines that coincide (all at 0) stay
     distinguishable. A median of the solved seeds where fewer than half the seeds solved is
     censored (the median over all seeds lies beyond ``budget``): drawn as an open triangle at the
-    budget. When no seed solved at all, the median panel says so instead. The median panel is log-scaled only when it has points; a single lag gets an axis
-    around it, ticks at the lags run.
+    budget. When no seed solved at all, the median panel says so instead of drawing an empty log
+    axis. A single lag gets an axis around it; ticks sit at the lags run.
     """
     fig = make_subplots(
         rows=1, cols=2, subplot_titles=("success rate", "median sequences to solve (solved seeds)")

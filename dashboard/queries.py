@@ -116,6 +116,26 @@ def studies(conn: Engine | Connection) -> pd.DataFrame:
         .subquery()
     )
     s = studies_t
+    # configurations finished with all the study's seeds (a grown study's first trials hold
+    # fewer; its top-up trials bring them to ``seeds``); a pruned configuration is finished
+    per_cfg = (
+        select(
+            t.c.study_id,
+            t.c.config_key,
+            func.sum(t.c.n_seeds).label("seeds"),
+            func.max(case((t.c.state == "PRUNED", 1), else_=0)).label("pruned"),
+        )
+        .where(t.c.state.in_(DONE))
+        .group_by(t.c.study_id, t.c.config_key)
+        .subquery()
+    )
+    full = (
+        select(per_cfg.c.study_id, func.count().label("n_configs_done"))
+        .select_from(per_cfg.join(s, s.c.id == per_cfg.c.study_id))
+        .where(or_(per_cfg.c.pruned == 1, per_cfg.c.seeds >= s.c.seeds))
+        .group_by(per_cfg.c.study_id)
+        .subquery()
+    )
     stmt = (
         select(
             s.c.id,
@@ -139,8 +159,13 @@ def studies(conn: Engine | Connection) -> pd.DataFrame:
             func.coalesce(counts.c.n_failed, 0).label("n_failed"),
             func.coalesce(counts.c.n_pruned, 0).label("n_pruned"),
             counts.c.last_finished,
+            func.coalesce(full.c.n_configs_done, 0).label("n_configs_done"),
         )
-        .select_from(s.outerjoin(counts, counts.c.study_id == s.c.id))
+        .select_from(
+            s.outerjoin(counts, counts.c.study_id == s.c.id).outerjoin(
+                full, full.c.study_id == s.c.id
+            )
+        )
         .order_by(s.c.updated_at.desc(), s.c.id.desc())  # most recently active first
     )
     return _frame(conn, stmt)

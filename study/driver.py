@@ -39,7 +39,7 @@ import optuna
 import ray
 from optuna.trial import TrialState
 
-from study import record
+from study import plan, record
 from study.progress import Progress
 from study.space import config_for, grid_points, make_pruner, make_sampler, n_planned, suggest
 from study.spec import Choice, Spec
@@ -125,6 +125,8 @@ class Driver:
         }
         self.inflight: dict[ray.ObjectRef, _Launch] = {}
         self.pending: deque[dict[str, Any]] = deque()
+        self.have: dict[str, int] = {}
+        """Seeds already stored per configuration key (grid; see `study.plan`)."""
         self.budget = 0
         self.stopping = False
         self.outcome = Outcome(status="running", planned=n_planned(spec))
@@ -208,11 +210,10 @@ class Driver:
 
     def _plan(self) -> int:
         """Fill the queue of what is left; returns how many planned trials are finished."""
-        if self.grid:
-            done = record.finished_keys(self.engine, self.study_id)
-            points = grid_points(self.spec)
-            self.pending = deque(p for p in points if config_for(self.spec, p).key() not in done)
-            return len(points) - len(self.pending)
+        if self.grid:  # growing: configurations short of spec.seeds get their missing seeds
+            self.have = plan.seeds_done(self.engine, self.study_id)
+            self.pending = deque(plan.remaining_points(self.spec, self.have))  # models interleaved
+            return len(grid_points(self.spec)) - len(self.pending)
         finished = sum(
             t.state in (TrialState.COMPLETE, TrialState.PRUNED)
             or (t.state == TrialState.FAIL and t.user_attrs.get("fail_reason") == record.ERROR)
@@ -262,6 +263,8 @@ class Driver:
         while len(self.inflight) < self.cap and (self.pending if self.grid else self.budget > 0):
             trial, params = self._ask()
             config = config_for(self.spec, params)
+            if self.grid:  # a grown study: only the replicates this configuration lacks
+                config = plan.top_up(config, self.have.get(config.key(), 0))
             row_id = record.trial_started(self.engine, self.study_id, trial, params, config)
             self._submit(_Launch(trial, row_id, params, config))
             self.progress.started()

@@ -40,7 +40,7 @@ def overview(df: pd.DataFrame) -> pd.DataFrame:
             "models": [", ".join(m) if isinstance(m, list) else str(m) for m in df["models"]],
             "sampler": df["sampler"],
             "seeds": df["seeds"],
-            "progress": (df["n_complete"] + df["n_pruned"]) / planned.where(planned > 0),
+            "progress": df["n_configs_done"] / planned.where(planned > 0),
             "done": df["n_complete"],
             "pruned": df["n_pruned"],
             "running": df["n_running"],
@@ -86,7 +86,7 @@ def render() -> None:
     )
     row = df[df["name"] == cur.name].iloc[0]
     st.subheader(f"`{cur.name}`")
-    done = int(row["n_complete"]) + int(row["n_pruned"])
+    done = int(row["n_configs_done"])  # configurations with all their seeds (grown studies)
     planned = int(row["n_planned"]) if pd.notna(row["n_planned"]) else None
     m = st.columns(5)
     m[0].metric("status", status_label(row))
