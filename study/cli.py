@@ -112,7 +112,7 @@ def _check_stored(spec: Spec, url: str, resume: bool) -> bool:
         if resume:
             raise SpecError("--resume", "name", f"no study {spec.name!r} in this storage to resume")
         return False
-    from study.plan import refused_changes  # a study may grow (seeds, grid values, models)
+    from study.plan import refused_changes  # a study may grow (seeds, n_trials)
 
     try:
         old: Spec | None = parse_spec(stored, "<stored spec>")
@@ -124,7 +124,7 @@ def _check_stored(spec: Spec, url: str, resume: bool) -> bool:
             spec.file,
             changed[0],
             f"study {spec.name!r} already exists with a different {', '.join(changed)}; "
-            "a study can only grow (more seeds, more grid values or models, more n_trials): "
+            "a study can only grow (more seeds for a grid, more n_trials for a search): "
             "give the changed spec a new name",
         )
     return True
@@ -213,6 +213,7 @@ def _run(spec: Spec, url: str, args: argparse.Namespace, existed: bool) -> int:
     t0 = time.monotonic()
     quiet_ray()
     owns_ray = init_ray(args.ray_address)
+    quiet_ray()  # Ray's modules imported by init register their exit handlers too
     try:
         cpus = int(ray.cluster_resources().get("CPU", 1))
         where = args.ray_address or "local"

@@ -10,14 +10,16 @@ Growing a study. A spec re-run under a stored name may *grow* the study instead 
   retrained. Our tables and the dashboard pool trials by configuration key, so the cell then
   reads (solved of the old and the new seeds) / K, and the grown study holds seed for seed what
   a fresh study launched with K seeds holds.
-* **new grid points**: a grid axis gains values (the old values stay in the list, a fixed value
-  may become a list that contains it) or ``models`` gains a model. The new points run; finished
-  points are not redone.
 * **more trials** (tpe / random / qmc): ``n_trials`` raised, as before.
 
-Any other change (task, budget, reading, seed, a value or model removed, fewer seeds, a new axis,
-...) changes results under the same name and is refused (:func:`refused_changes`): give the
-changed spec a new name.
+New grid values or models under the same name are refused for now: Optuna records each grid
+axis as a CategoricalDistribution and refuses a trial whose choices differ from the study's
+first ("CategoricalDistribution does not support dynamic value space"), so a wider grid needs
+its Optuna trials in a study of their own (a driver change, left to the lead).
+
+Any other change (task, budget, reading, seed, fewer seeds, a grid value or model added or
+removed, a new axis, ...) changes results under the same name and is refused
+(:func:`refused_changes`): give the changed spec a new name.
 
 Order: :func:`interleaved` deals the grid's points out model by model in turn (lstm1997, elman,
 gru, lstm1997, ...), so the first finished trials sample every model's cost and the progress
@@ -42,7 +44,6 @@ from workers.config import TrialConfig
 
 ALL_SEEDS = 10**9
 """Seeds counted for a PRUNED configuration: pruning decided it, it is never topped up."""
-AXIS_PREFIXES = ("space.", "task.")
 
 
 def refused_changes(old: Spec | None, new: Spec) -> list[str]:
@@ -59,21 +60,8 @@ def refused_changes(old: Spec | None, new: Spec) -> list[str]:
             continue
         if key == "seeds" and grid and new.pruning is None and int(vb or 0) >= int(va or 0):
             continue
-        if key == "models" and grid and set(va or ()) <= set(vb or ()):
-            continue
-        if key.startswith(AXIS_PREFIXES) and grid and _values_grow(va, vb):
-            continue
         out.append(key)
     return out
-
-
-def _values_grow(old: Any, new: Any) -> bool:
-    """True if the grid axis ``new`` (an ``asdict`` of Choice) holds every value of ``old``."""
-    if not (isinstance(old, dict) and isinstance(new, dict)):
-        return False
-    if set(old) != {"values"} or set(new) != {"values"}:
-        return False
-    return all(any(v == w and type(v) is type(w) for w in new["values"]) for v in old["values"])
 
 
 def seeds_done(engine: Engine, study_id: int) -> dict[str, int]:
@@ -142,7 +130,7 @@ def nothing_to_do(spec: Spec, engine: Engine) -> str | None:
         n = len(grid_points(spec))
         return (
             f"study {spec.name!r} is complete: all {n} configurations have their {spec.seeds} "
-            "seeds; nothing to do (raise seeds or add grid values to grow it)"
+            "seeds; nothing to do (raise seeds to grow it)"
         )
     finished = (
         counts.get("COMPLETE", 0) + counts.get("PRUNED", 0) + _failed_by_error(engine, study_id)
