@@ -215,7 +215,7 @@ def robustness_map(
                 x=[None],
                 y=[None],
                 mode="markers",
-                name="most robust (see the rule beside the map)",
+                name="most robust (highest 95% lower bound of its neighbourhood)",
                 marker={"symbol": "square-open", "size": 14, "color": "black"},
                 showlegend=True,
                 hoverinfo="skip",
