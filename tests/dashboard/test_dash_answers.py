@@ -302,3 +302,37 @@ def test_context_and_model_order() -> None:
         "elman",
         "tcn",
     ]
+
+
+# -- comparing two studies ---------------------------------------------------------------------
+
+
+def test_compare_two_studies_side_by_side(
+    study_db: StudyDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = open_page(study_db.url, "compare", monkeypatch, study="dash-robust")
+    at.selectbox(key="cmp_other").set_value("dash-map").run()
+    assert not at.exception
+    titles = [figure_spec(at, i)["layout"]["title"]["text"] for i in range(2)]
+    assert "dash-robust" in titles[0] and "dash-map" in titles[1]
+    shared = frame_with(at, "model", "lr", "blocks", "n_solved_a", "n_solved_b", "verdict")
+    a = expected(db_rows(study_db.path, "dash-robust"))
+    b = expected(db_rows(study_db.path, "dash-map"))
+    assert set(zip(shared["model"], shared["lr"], shared["blocks"], strict=True)) == set(a) & set(b)
+    for r in shared.itertuples(index=False):
+        key = (r.model, r.lr, r.blocks)
+        assert (r.n_solved_a, r.n_seeds_a) == a[key] and (r.n_solved_b, r.n_seeds_b) == b[key]
+        lo_a, hi_a = stats.wilson_interval(*a[key])
+        lo_b, hi_b = stats.wilson_interval(*b[key])
+        apart = lo_a > hi_b or lo_b > hi_a
+        assert (r.verdict != "intervals overlap") == apart
+
+
+def expected(rows: list[dict]) -> dict[tuple, tuple[int, int]]:
+    out: dict[tuple, list[int]] = {}
+    for r in rows:
+        key = (r["model"], r["params"]["lr"], r["params"].get("blocks", "n/a"))
+        out.setdefault(key, [0, 0])
+        out[key][0] += r["n_solved"]
+        out[key][1] += r["n_seeds"]
+    return {k: (v[0], v[1]) for k, v in out.items()}
