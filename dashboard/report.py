@@ -25,8 +25,19 @@ from pathlib import Path
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard import analysis, charts, data, ui
-from dashboard.queries import MODEL
+# The cached queries run outside a server here: Streamlit's "no runtime found" notices (logged
+# when the page modules' caches are created at import) are noise on a command line.
+QUIET_LOGGERS = (
+    "streamlit.runtime.caching.cache_data_api",
+    "streamlit.runtime.caching.cache_resource_api",
+    "streamlit.runtime.scriptrunner_utils.script_run_context",
+    "streamlit.runtime.state.session_state_proxy",
+)
+for _name in QUIET_LOGGERS:
+    logging.getLogger(_name).disabled = True
+
+from dashboard import analysis, charts, data, ui  # noqa: E402
+from dashboard.queries import MODEL  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 SIZE_PARAMS = ("blocks", "cells_per_block", "hidden", "match_weights")
@@ -163,9 +174,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--format", nargs="+", default=["png", "svg"], choices=["png", "svg", "pdf"])
     args = ap.parse_args(argv)
-    from streamlit import logger as st_logger
-
-    st_logger.set_log_level(logging.ERROR)  # the cached queries run outside a server: no noise
     state = data.storage_state(args.storage)
     if state.error or not state.has_tables:
         print(f"study-report: error: {state.error or 'no carousel tables'}", file=sys.stderr)
