@@ -230,13 +230,13 @@ def robustness_map(
             "cmax": 1.0,
             "colorbar": {"title": {"text": "success"}},
         },
-        height=140 + PANEL_H * rows,
-        margin={"l": 90, "r": 20, "t": 110 if title else 60, "b": 50},
+        height=170 + PANEL_H * rows,
+        margin={"l": 90, "r": 20, "t": 110 if title else 60, "b": 90},
         title=title,
         showlegend=marked,
-        legend={"orientation": "h", "y": 1.0 + 0.1 / rows, "x": 1, "xanchor": "right",
-                "yanchor": "bottom"},
-    )  # fmt: skip
+        # below the panels: above them it would cover the title's context line
+        legend={"orientation": "h", "y": -0.12 - 0.1 / rows, "x": 0, "yanchor": "top"},
+    )
     return fig
 
 
