@@ -562,8 +562,16 @@ def learning_curves(seeds: pd.DataFrame, reading: str = "literal") -> go.Figure:
                 col=2,
             )  # fmt: skip
     fig.update_xaxes(title_text="training sequences")
+    errors = [
+        v
+        for c in seeds["curve"]
+        for v in np.asarray(c or [], dtype=float).reshape(-1, 3)[:, 1]
+        if v > 0
+    ]
+    decades = math.log10(max(errors) / min(errors)) if errors else 0.0
+    # one labelled tick per decade when the errors span two or more, else 1-2-5 ticks
     fig.update_yaxes(
-        type="log", dtick=1, exponentformat="power", minor={"showgrid": False}, row=1, col=1
+        type="log", dtick=1 if decades >= 2 else "D2", exponentformat="power", row=1, col=1
     )
     fig.update_yaxes(range=[-0.02, 1.08], row=1, col=2)
     fig.update_layout(height=440, margin={"l": 60, "r": 20, "t": 50, "b": 50})

@@ -239,7 +239,8 @@ def test_trial_detail_colours_markers_and_axis(
     solved = [t for t in spec["data"] if t["name"].endswith(": solved")]
     assert len(stops) == sum(s["seq_literal"] is not None for s in target["seeds"])
     assert len(solved) == target["n_solved"] > 0
-    assert spec["layout"]["yaxis"]["type"] == "log" and spec["layout"]["yaxis"]["dtick"] == 1
+    assert spec["layout"]["yaxis"]["type"] == "log"
+    assert spec["layout"]["yaxis"]["dtick"] in (1, "D2")  # labelled, uncluttered ticks
     assert "stopping rule" in text_of(at) and "Trial #" in spec["layout"]["title"]["text"]
 
 
