@@ -107,7 +107,7 @@ def launch_env() -> dict[str, str]:
     return env
 
 
-def launch(spec: Path, url: str, *extra: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def launch(spec: Path, url: str, *extra: str, timeout: float = 900) -> subprocess.CompletedProcess:
     env = launch_env()
     return subprocess.run(
         [*launcher(), str(spec), "--storage", url, "--no-progress", *extra],
