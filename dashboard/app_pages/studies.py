@@ -82,6 +82,9 @@ def render() -> None:
                 "progress", min_value=0.0, max_value=1.0, format="percent"
             ),
             "best success": st.column_config.NumberColumn(format="%.2f"),
+            # long texts get a fixed width (full text on hover), so the table fits the page
+            "best configuration": st.column_config.TextColumn(width="medium"),
+            "models": st.column_config.TextColumn(width="small"),
         },
     )
     row = df[df["name"] == cur.name].iloc[0]
