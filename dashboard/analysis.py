@@ -28,6 +28,48 @@ MAX_LEVELS = 30
 N_BINS = 8
 
 
+def context(study: Any, swept_lag: bool | None = None) -> str:
+    """One line naming what a figure shows: task and lag, budget, reading and seeds.
+
+    ``study``: a row of `data.studies` (task, fixed_task, lag_param, max_sequences, reading,
+    seeds). ``swept_lag``: say that the lag is swept (lag curves) rather than naming a value.
+
+    Example:
+        >>> context({"task": "adding", "fixed_task": "T=20", "max_sequences": 300000,
+        ...          "reading": "literal", "seeds": 24})
+        'task adding (T=20) · budget 300,000 sequences/seed · reading literal · 24 seeds/config'
+    """
+    get = study.get
+    task = f"task {get('task')}"
+    fixed = str(get("fixed_task") or "")
+    lag = get("lag_param")
+    if swept_lag and isinstance(lag, str) and lag:
+        task += f" ({lag} swept{', ' + fixed if fixed else ''})"
+    elif fixed:
+        task += f" ({fixed})"
+    parts = [task]
+    if get("max_sequences") is not None and not pd.isna(get("max_sequences")):
+        parts.append(f"budget {int(get('max_sequences')):,} sequences/seed")
+    if get("reading"):
+        parts.append(f"reading {get('reading')}")
+    if get("seeds") is not None and not pd.isna(get("seeds")):
+        parts.append(f"{int(get('seeds'))} seeds/config")
+    return " · ".join(parts)
+
+
+def figure_title(what: str, study: Any, swept_lag: bool | None = None) -> str:
+    """'<what>: study NAME' over the `context` line (plotly title HTML)."""
+    return f"{what}: study {study.get('name')}<br><sup>{context(study, swept_lag)}</sup>"
+
+
+def model_order(models: Sequence[str], spec_models: Any) -> list[str]:
+    """``models`` in the study spec's order (lstm1997 first in the shipped specs); names the
+    spec does not list (none, normally) follow alphabetically."""
+    listed = [str(m) for m in spec_models] if isinstance(spec_models, list | tuple) else []
+    rank = {m: i for i, m in enumerate(listed)}
+    return sorted(models, key=lambda m: (rank.get(str(m), len(rank)), str(m)))
+
+
 def choose_dim(name: str, values: pd.DataFrame) -> Dim:
     """``(name, ())`` for an axis of few values; ``(name, edges)`` with N_BINS log- or
     linear-spaced bins for a numeric axis of many (log when positive and spanning >= 20x).
@@ -90,8 +132,9 @@ def robust_summary(
     cells: pd.DataFrame, x: str, y: str, panels: Sequence[str], threshold: float
 ) -> pd.DataFrame:
     """One row per panel: cells run, cells with success >= threshold and their fraction (the
-    robust-region size), the most robust configuration (highest success pooled over the cell and
-    its grid neighbours, `stats.neighbourhood_success`) and, for contrast, the single best cell.
+    robust-region size), the most robust configuration (`stats.robust_optimum`: the highest
+    lower Wilson bound of the success pooled over the cell and its grid neighbours, none below
+    `stats.ROBUST_FLOOR`) and, for contrast, the single best cell.
     """
     rows = []
     groups = cells.groupby(list(panels), sort=True) if panels else [((), cells)]
@@ -101,8 +144,8 @@ def robust_summary(
         with np.errstate(divide="ignore", invalid="ignore"):
             success = np.where(seeds > 0, solved / seeds, np.nan)
         n_robust, n_cells = stats.robust_fraction(success, threshold)
+        best_s, low = stats.robust_optimum(solved, seeds)
         smooth = stats.neighbourhood_success(solved, seeds)
-        best_s = stats.argmax_2d(smooth, tie_break=success)
         best_p = stats.argmax_2d(success)
         row: dict[str, Any] = dict(zip(panels, key, strict=True))
         row.update(
@@ -110,12 +153,13 @@ def robust_summary(
             robust_cells=n_robust,
             robust_fraction=n_robust / n_cells if n_cells else float("nan"),
         )
-        if best_s is not None and smooth[best_s] > 0:  # nothing solved: nothing is robust
+        if best_s is not None:
             i, j = best_s
             row.update(
                 {
                     x: xs[j],
                     y: ys[i],
+                    "neighbourhood_low": float(low[i, j]),
                     "neighbourhood_success": float(smooth[i, j]),
                     "cell_success": float(success[i, j]),
                 }
@@ -152,7 +196,8 @@ def lag_points(cells: pd.DataFrame, lag: str, config_dims: Sequence[str]) -> pd.
         per = per[per["n_lags"] == per["n_lags"].max()]
         per = per.assign(score=per["n_solved"] / per["n_seeds"].where(per["n_seeds"] > 0))
         per = per.sort_values(["score", "seq"], ascending=[False, True], na_position="last")
-        picks = {"best": per.index[0]}
+        # nothing solved anywhere: no configuration is "best"; show the median one only
+        picks = {"best": per.index[0]} if per["n_solved"].sum() > 0 else {}
         picks["median"] = per.index[stats.median_index(list(per["score"].fillna(0.0)))]
         for which, cfg in picks.items():
             pts = keyed[keyed["_cfg"] == cfg]
@@ -197,9 +242,12 @@ def interaction_table(cells: pd.DataFrame, lr: str, size: str) -> pd.DataFrame:
             means = np.where(seeds > 0, solved / seeds, np.nan)
         keep_r, keep_c = stats.complete_subgrid(means)
         res = stats.two_way_anova(means[np.ix_(keep_r, keep_c)], seeds[np.ix_(keep_r, keep_c)])
+        kept = np.ix_(keep_r, keep_c)
         row: dict[str, Any] = {
             "model": model,
             "grid": f"{int(keep_c.sum())} {lr} × {int(keep_r.sum())} {size}",
+            "n_solved": int(np.nansum(solved[kept])),
+            "n_seeds": int(np.nansum(seeds[kept])),
         }
         if res is None:
             row["note"] = "needs a complete grid of at least 2 × 2 cells with some variation"

@@ -54,6 +54,12 @@ pages = [
         url_path="trial",
     ),
     st.Page(
+        HERE / "app_pages/compare.py",
+        title="Compare studies",
+        icon=":material/compare:",
+        url_path="compare",
+    ),
+    st.Page(
         HERE / "app_pages/paper_comparison.py",
         title="Paper comparison",
         icon=":material/menu_book:",

@@ -170,7 +170,32 @@ def studies(url: str) -> pd.DataFrame:
             "n_seeds": "best_n_seeds",
         }
     )
+    df = df.assign(fixed_task=[fixed_task_text(t) for t in df["spec_toml"]])
     return df.merge(best, on="id", how="left")
+
+
+def task_param_names(spec_toml: Any) -> set[str]:
+    """Names of the spec's task parameters, fixed ([task_params]) or swept ([space.task])."""
+    import tomllib
+
+    try:
+        raw = tomllib.loads(str(spec_toml or ""))
+    except tomllib.TOMLDecodeError:
+        return set()
+    swept = (raw.get("space") or {}).get("task") or {}
+    return set(raw.get("task_params") or {}) | set(swept)
+
+
+def fixed_task_text(spec_toml: Any) -> str:
+    """The spec's fixed task parameters as "T=20" ("" when none or unreadable)."""
+    import tomllib
+
+    try:
+        raw = tomllib.loads(str(spec_toml or ""))
+    except tomllib.TOMLDecodeError:
+        return ""
+    fixed = raw.get("task_params") or {}
+    return ", ".join(f"{k}={v}" for k, v in fixed.items())
 
 
 def params_text(params: pd.DataFrame, skip: Sequence[str] = ("model",)) -> dict[int, str]:

@@ -90,13 +90,25 @@ def studies(conn: Engine | Connection) -> pd.DataFrame:
     """One row per carousel study with its trial counts by state, most recently active first
     (the default study of the pages: `make demo` ends on the study it just ran)."""
     t = trials_t
+    done = trials_t.alias("done")
+    redone = (
+        select(done.c.id)
+        .where(
+            done.c.study_id == t.c.study_id,
+            done.c.config_key == t.c.config_key,
+            done.c.state.in_(DONE),
+        )
+        .exists()
+    )
     counts = (
         select(
             t.c.study_id,
             func.count(t.c.id).label("n_trials"),
             func.sum(case((t.c.state == COMPLETE, 1), else_=0)).label("n_complete"),
             func.sum(case((t.c.state == "RUNNING", 1), else_=0)).label("n_running"),
-            func.sum(case((t.c.state == "FAIL", 1), else_=0)).label("n_failed"),
+            # a FAIL counts only while its configuration has no finished trial: a trial
+            # interrupted and then run again on resume is not a failure of the study
+            func.sum(case((and_(t.c.state == "FAIL", ~redone), 1), else_=0)).label("n_failed"),
             func.sum(case((t.c.state == "PRUNED", 1), else_=0)).label("n_pruned"),
             func.max(t.c.finished_at).label("last_finished"),
         )
@@ -104,6 +116,26 @@ def studies(conn: Engine | Connection) -> pd.DataFrame:
         .subquery()
     )
     s = studies_t
+    # configurations finished with all the study's seeds (a grown study's first trials hold
+    # fewer; its top-up trials bring them to ``seeds``); a pruned configuration is finished
+    per_cfg = (
+        select(
+            t.c.study_id,
+            t.c.config_key,
+            func.sum(t.c.n_seeds).label("seeds"),
+            func.max(case((t.c.state == "PRUNED", 1), else_=0)).label("pruned"),
+        )
+        .where(t.c.state.in_(DONE))
+        .group_by(t.c.study_id, t.c.config_key)
+        .subquery()
+    )
+    full = (
+        select(per_cfg.c.study_id, func.count().label("n_configs_done"))
+        .select_from(per_cfg.join(s, s.c.id == per_cfg.c.study_id))
+        .where(or_(per_cfg.c.pruned == 1, per_cfg.c.seeds >= s.c.seeds))
+        .group_by(per_cfg.c.study_id)
+        .subquery()
+    )
     stmt = (
         select(
             s.c.id,
@@ -118,6 +150,7 @@ def studies(conn: Engine | Connection) -> pd.DataFrame:
             s.c.paper_experiment,
             s.c.status,
             s.c.n_planned,
+            s.c.spec_toml,
             s.c.created_at,
             s.c.updated_at,
             func.coalesce(counts.c.n_trials, 0).label("n_trials"),
@@ -126,8 +159,13 @@ def studies(conn: Engine | Connection) -> pd.DataFrame:
             func.coalesce(counts.c.n_failed, 0).label("n_failed"),
             func.coalesce(counts.c.n_pruned, 0).label("n_pruned"),
             counts.c.last_finished,
+            func.coalesce(full.c.n_configs_done, 0).label("n_configs_done"),
         )
-        .select_from(s.outerjoin(counts, counts.c.study_id == s.c.id))
+        .select_from(
+            s.outerjoin(counts, counts.c.study_id == s.c.id).outerjoin(
+                full, full.c.study_id == s.c.id
+            )
+        )
         .order_by(s.c.updated_at.desc(), s.c.id.desc())  # most recently active first
     )
     return _frame(conn, stmt)

@@ -2,6 +2,8 @@
 
     python -m dashboard.screenshot --storage sqlite:///carousel.db --study demo \\
         --out dashboard/docs/robustness-map.png
+    python -m dashboard.screenshot --storage sqlite:///carousel.db --study demo --all \\
+        --out dashboard/docs/        # every page: dashboard/docs/<page>.png
 
 It serves the dashboard with ``carousel-dashboard`` on a free local port, opens the page in
 Chromium (``/usr/bin/chromium``, through Playwright; nothing is downloaded), waits for the plots
@@ -73,19 +75,39 @@ def _wait_healthy(port: int, proc: subprocess.Popen, timeout: float) -> None:
     raise RuntimeError(f"carousel-dashboard did not answer on port {port} within {timeout} s")
 
 
+PAGES = {
+    "robustness-map": "",
+    "studies": "studies",
+    "lag-curves": "lag",
+    "sensitivity": "sensitivity",
+    "trial-detail": "trial",
+    "compare": "compare",
+    "paper-comparison": "paper",
+}
+"""Screenshot name -> the page's url path (every page of the dashboard)."""
+READY = ".js-plotly-plot, [data-testid='stDataFrame'], [data-testid='stAlert']"
+"""What a drawn page shows: a figure, a table, or a message."""
+
+
 def capture(address: str, out: Path, width: int = 1400, height: int = 1000) -> None:
-    """Open ``address``, wait for its plotly figures, save a full-page PNG to ``out``."""
+    """Open ``address``, wait for its figures (or table), save a PNG of the window to ``out``."""
+    capture_many([(address, out)], width, height)
+
+
+def capture_many(shots: list[tuple[str, Path]], width: int = 1400, height: int = 1000) -> None:
+    """Like :func:`capture` for several pages, in one browser."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": width, "height": height})
-            page.goto(address, timeout=60_000)
-            page.wait_for_selector(".js-plotly-plot", timeout=60_000)
-            page.wait_for_timeout(1500)  # let the last rerun settle
-            out.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(out), full_page=False)
+            for address, out in shots:
+                page.goto(address, timeout=60_000)
+                page.wait_for_selector(READY, timeout=60_000)
+                page.wait_for_timeout(2500)  # let the last rerun and the plots settle
+                out.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(out), full_page=False)
         finally:
             browser.close()
 
@@ -98,10 +120,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--study", default="demo")
     ap.add_argument("--page", default="", help="url path of the page ('' = the map)")
     ap.add_argument("--out", type=Path, default=ROOT / "dashboard/docs/robustness-map.png")
+    ap.add_argument("--all", action="store_true", help="every page, as OUT/<page>.png")
     args = ap.parse_args(argv)
+    if args.all:
+        folder = args.out if args.out.suffix == "" else args.out.parent
+        shots = [
+            (f"{{base}}/{path}?study={args.study}", folder / f"{name}.png")
+            for name, path in PAGES.items()
+        ]
+    else:
+        shots = [(f"{{base}}/{args.page}?study={args.study}", args.out)]
     with serving(args.storage) as base:
-        capture(f"{base}/{args.page}?study={args.study}", args.out)
-    print(f"saved {args.out}")
+        capture_many([(a.format(base=base), out) for a, out in shots])
+    for _, out in shots:
+        print(f"saved {out}")
     return 0
 
 

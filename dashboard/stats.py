@@ -5,6 +5,8 @@
   fraction, the hover shows how little 4 seeds can say.
 * :func:`neighbourhood_success`: success pooled over a cell and its grid neighbours, the
   "flat basin, not thin peak" reading of robustness asked for in optuna#2374.
+* :func:`robust_optimum`: the most robust configuration: the highest lower Wilson bound of
+  the neighbourhood's pooled success, none below a floor (`ROBUST_RULE` says it in a sentence).
 * :func:`robust_fraction`: the share of the swept grid at or above a success threshold.
 * :func:`two_way_anova`: how much of the variation of success over an lr x size grid the two
   main effects explain and how much is interaction (Greff et al. 2017, Sec. V-D / Fig. 6).
@@ -15,6 +17,7 @@ in ascending order), with NaN where the study has no completed trial.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,9 +29,8 @@ Z95 = 1.959963984540054
 def wilson_interval(
     k: np.ndarray | float, n: np.ndarray | float, z: float = Z95
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for k successes out of n trials (vectorised; NaN where n == 0).
-
-    low, high = (p + z²/2n ∓ z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n), with p = k/n.
+    """Wilson score 95% interval for k successes out of n trials (elementwise; NaN where
+    n == 0), from ``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")``.
 
     Example:
         >>> lo, hi = wilson_interval(4, 4)
@@ -38,19 +40,19 @@ def wilson_interval(
         >>> round(float(lo), 3), round(float(hi), 3)
         (0.0, 0.278)
     """
-    k = np.asarray(k, dtype=float)
-    n = np.asarray(n, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = k / n
-        z2n = z * z / n
-        centre = (p + z2n / 2) / (1 + z2n)
-        half = z * np.sqrt(p * (1 - p) / n + z2n / (4 * n)) / (1 + z2n)
-        low = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
-        high = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
-    # float rounding leaves 1e-19 where the bound is exactly 0 (k = 0) or 1 (k = n)
-    low = np.where(low < 1e-12, 0.0, low)
-    high = np.where(high > 1 - 1e-12, 1.0, high)
-    return low, high
+    from scipy.stats import binomtest, norm
+
+    level = float(2 * norm.cdf(z) - 1)
+
+    def one(k1: float, n1: float) -> tuple[float, float]:
+        if not n1 > 0:
+            return math.nan, math.nan
+        ci = binomtest(int(k1), int(n1)).proportion_ci(level, method="wilson")
+        return float(ci.low), float(ci.high)
+
+    with np.errstate(invalid="ignore"):  # NaN counts (cells the study did not run)
+        low, high = np.vectorize(one, otypes=[float, float])(k, n)
+    return np.asarray(low), np.asarray(high)
 
 
 def neighbourhood_success(solved: np.ndarray, seeds: np.ndarray) -> np.ndarray:
@@ -66,20 +68,67 @@ def neighbourhood_success(solved: np.ndarray, seeds: np.ndarray) -> np.ndarray:
         >>> neighbourhood_success(s, n).round(3).tolist()
         [[1.0, 0.667, 0.5]]
     """
-    solved = np.nan_to_num(np.asarray(solved, dtype=float))
-    seeds = np.nan_to_num(np.asarray(seeds, dtype=float))
-    ps = np.pad(solved, 1)
-    pn = np.pad(seeds, 1)
-    rows, cols = seeds.shape
-    sum_s = np.zeros_like(seeds)
-    sum_n = np.zeros_like(seeds)
-    for dy in range(3):
-        for dx in range(3):
-            sum_s += ps[dy : dy + rows, dx : dx + cols]
-            sum_n += pn[dy : dy + rows, dx : dx + cols]
+    sum_s, sum_n = neighbourhood_counts(solved, seeds)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = sum_s / sum_n
-    return np.where(seeds > 0, out, np.nan)
+    return np.where(np.nan_to_num(np.asarray(seeds, dtype=float)) > 0, out, np.nan)
+
+
+ROBUST_FLOOR = 0.5
+"""The most robust configuration must have a neighbourhood whose 95% lower Wilson bound on
+success reaches this (a majority of the seeds around it solve, with 95% confidence), and a
+success of its own at least this; otherwise there is none."""
+
+ROBUST_RULE = (
+    "Most robust = the cell whose neighbourhood (the cell and its up to 8 grid neighbours, seeds "
+    "pooled) has the highest 95% lower Wilson bound on success, so a corner with few neighbours "
+    "or a cell of few seeds needs more evidence; none is named unless that bound and the cell's "
+    "own success reach {floor:.2f}."
+)
+"""One sentence for the page (format with floor=ROBUST_FLOOR)."""
+
+
+def neighbourhood_counts(solved: np.ndarray, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(solved, seeds) summed over each cell's 3x3 window of indices (missing cells add 0)."""
+    solved = np.nan_to_num(np.asarray(solved, dtype=float))
+    seeds = np.nan_to_num(np.asarray(seeds, dtype=float))
+    ps, pn = np.pad(solved, 1), np.pad(seeds, 1)
+    rows, cols = seeds.shape
+    sum_s = sum(ps[dy : dy + rows, dx : dx + cols] for dy in range(3) for dx in range(3))
+    sum_n = sum(pn[dy : dy + rows, dx : dx + cols] for dy in range(3) for dx in range(3))
+    return np.asarray(sum_s, dtype=float), np.asarray(sum_n, dtype=float)
+
+
+def robust_optimum(
+    solved: np.ndarray, seeds: np.ndarray, floor: float = ROBUST_FLOOR
+) -> tuple[tuple[int, int] | None, np.ndarray]:
+    """The most robust cell (row, col) and the grid of scores it maximises (see ROBUST_RULE).
+
+    Score = lower Wilson 95% bound of the neighbourhood's pooled solved / seeds. Eligible cells
+    ran (seeds > 0) and have their own success >= ``floor``; the best eligible score must reach
+    ``floor``, else the answer is None (a grid where almost nothing solved has no robust optimum).
+    Ties go to the cell with the higher own lower bound, then to the first in row-major order.
+
+    Example: a corner at 4/4 beside 4/4 neighbours loses to the centre of a 3x3 plateau at 4/4,
+    since the centre's neighbourhood pools 36 seeds and the corner's 16.
+        >>> k = np.array([[4, 4, 0, 0], [4, 4, 4, 4], [0, 4, 4, 4], [0, 4, 4, 4]], dtype=float)
+        >>> robust_optimum(k, np.full_like(k, 4.0))[0]
+        (2, 2)
+    """
+    solved = np.asarray(solved, dtype=float)
+    seeds = np.asarray(seeds, dtype=float)
+    k, n = neighbourhood_counts(solved, seeds)
+    ran = np.nan_to_num(seeds) > 0
+    low, _ = wilson_interval(np.where(ran, k, 0.0), np.where(ran, n, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        own = np.where(ran, np.nan_to_num(solved) / seeds, np.nan)
+    own_low, _ = wilson_interval(np.where(ran, np.nan_to_num(solved), 0), np.where(ran, seeds, 0))
+    eligible = ran & (np.nan_to_num(own) >= floor - 1e-12)
+    score = np.where(eligible, low, np.nan)
+    best = argmax_2d(score, tie_break=own_low)
+    if best is None or score[best] < floor - 1e-12:
+        return None, low
+    return best, low
 
 
 def robust_fraction(success: np.ndarray, threshold: float) -> tuple[int, int]:

@@ -123,8 +123,14 @@ def current() -> Current:
     return st.session_state["_current"]
 
 
-def figure(fig: go.Figure, name: str, key: str | None = None) -> None:
-    """Draw a figure; its toolbar camera button saves it as PNG or SVG (sidebar choice)."""
+def figure(fig: go.Figure, name: str, key: str | None = None, title: str | None = None) -> None:
+    """Draw a figure; its toolbar camera button saves it as PNG or SVG (sidebar choice).
+
+    ``title`` (e.g. `analysis.figure_title`) goes into the figure itself, so an exported image
+    names its study, task, lag, budget, reading and seeds."""
+    if title is not None:
+        top = max(int(fig.layout.margin.t or 0), 100)
+        fig.update_layout(title=title, margin={"t": top})
     fmt = st.session_state.get(FORMAT_KEY, "png")
     config = {
         "displaylogo": False,
@@ -137,16 +143,37 @@ def figure(fig: go.Figure, name: str, key: str | None = None) -> None:
     st.plotly_chart(fig, config=config, key=key, width="stretch")
 
 
-def table(df: pd.DataFrame, name: str, key: str | None = None, **kwargs: Any) -> None:
-    """Show a table with a CSV download button under it."""
+def table(
+    df: pd.DataFrame,
+    name: str,
+    key: str | None = None,
+    csv: pd.DataFrame | None = None,
+    **kwargs: Any,
+) -> None:
+    """Show a table with a CSV download button under it (of ``csv`` if given: more columns than
+    fit the page). The CSV carries its context (study, task, lag, budget, reading, seeds) in two
+    trailing columns, so a downloaded file still says what it holds."""
     st.dataframe(df, hide_index=True, width="stretch", key=key, **kwargs)
     st.download_button(
         f"Download {name}.csv",
-        df.to_csv(index=False).encode(),
+        with_context(df if csv is None else csv).to_csv(index=False).encode(),
         file_name=f"{name}.csv",
         mime="text/csv",
         key=f"csv-{key or name}",
     )
+
+
+def with_context(df: pd.DataFrame, study: pd.Series | None = None) -> pd.DataFrame:
+    """``df`` plus ``study`` and ``context`` columns naming ``study`` (default: the selected
+    one); unchanged when it already has a ``study`` column or there is no study."""
+    from dashboard.analysis import context
+
+    if study is None:
+        cur = st.session_state.get("_current")
+        study = None if cur is None else cur.study
+    if study is None or "study" in df.columns:
+        return df
+    return df.assign(study=str(study["name"]), context=context(study))
 
 
 def live(cur: Current, render: Callable[[], None]) -> None:

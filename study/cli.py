@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--resume", action="store_true", help="continue a stored study (must exist)")
     p.add_argument("--dry-run", action="store_true", help="print the study's size; run nothing")
+    p.add_argument("--no-probe", action="store_true", help="dry run without the timing probe")
     p.add_argument(
         "--max-in-flight", type=int, default=None, metavar="N",
         help="trials running at once (default: the cluster's CPUs)",
@@ -126,18 +127,20 @@ def _check_stored(spec: Spec, url: str, resume: bool) -> bool:
         if resume:
             raise SpecError("--resume", "name", f"no study {spec.name!r} in this storage to resume")
         return False
+    from study.plan import refused_changes  # a study may grow (seeds, n_trials)
+
     try:
         # parsed as if from the spec's own file: relative data paths (csv task) resolve the same
-        old = parse_spec(stored, spec.file).identity()
+        old: Spec | None = parse_spec(stored, spec.file)
     except SpecError:
-        old = {}
-    new = spec.identity()
-    changed = sorted(k for k in new.keys() | old.keys() if new.get(k) != old.get(k))
+        old = None
+    changed = refused_changes(old, spec)
     if changed:
         raise SpecError(
             spec.file,
             changed[0],
             f"study {spec.name!r} already exists with a different {', '.join(changed)}; "
+            "a study can only grow (more seeds for a grid, more n_trials for a search): "
             "give the changed spec a new name",
         )
     return True
@@ -239,8 +242,14 @@ def _main(argv: list[str]) -> int:
         )
         largest = check_memory(spec, limit)
         if args.dry_run:
+            from study.estimate import budget_warnings, estimate_text
+
             print(dry_run_text(spec))
             print(f"  memory: the largest trial needs {largest.describe()}")
+            if not args.no_probe:
+                print(estimate_text(spec, args.max_in_flight or os.cpu_count() or 1), flush=True)
+            for line in budget_warnings(spec):
+                print(line)
             return 0
         url = args.storage
         try:
@@ -248,10 +257,29 @@ def _main(argv: list[str]) -> int:
         except StorageError as e:
             raise SpecError("--storage", "url", str(e)) from None
         existed = _check_stored(spec, parse_url(url).render_as_string(False), args.resume)
+        if existed and _nothing_to_do(spec, parse_url(url).render_as_string(False)):
+            return 0  # a finished study: said so before starting Ray
         _check_ray_address(args.ray_address)
     except SpecError as e:
         return _usage(str(e))
     return _run(spec, parse_url(url).render_as_string(False), args, existed, argv)
+
+
+def _nothing_to_do(spec: Spec, url: str) -> bool:
+    """Print "complete, nothing to do" and the success table if the stored study has nothing
+    left under ``spec`` (`study.plan.nothing_to_do`); False when there is work for the driver."""
+    from study.plan import nothing_to_do
+    from study.queries import format_table, success_table
+
+    engine = make_engine(url, read_only=True)
+    try:
+        message = nothing_to_do(spec, engine)
+        if message is not None:
+            print(message)
+            print(format_table(*success_table(engine, spec.name)))
+    finally:
+        engine.dispose()
+    return message is not None
 
 
 def _usage(message: str) -> int:
@@ -270,6 +298,7 @@ def _run(spec: Spec, url: str, args: argparse.Namespace, existed: bool, argv: li
     from study.driver import Driver, RayStartError, init_ray
     from study.lease import LeaseHeldError, LeaseLostError
     from study.queries import format_table, success_table
+    from study.ray_quiet import quiet_ray
     from study.retry import BOUND_S, StorageOutageError
     from study.storage import safe_url
 
@@ -277,10 +306,12 @@ def _run(spec: Spec, url: str, args: argparse.Namespace, existed: bool, argv: li
     logging.getLogger("alembic").setLevel(logging.WARNING)
     t0 = time.monotonic()
     again = continue_command(argv)
+    quiet_ray()
     try:
         owns_ray = init_ray(args.ray_address)
     except RayStartError as e:
         return _fatal(str(e))
+    quiet_ray()  # Ray's modules imported by init register their exit handlers too
     try:
         cpus = int(ray.cluster_resources().get("CPU", 1))
         where = args.ray_address or "local"

@@ -49,7 +49,7 @@ import optuna
 import ray
 from optuna.trial import TrialState
 
-from study import journal, record
+from study import journal, plan, record
 from study.lease import Lease, LeaseLostError
 from study.progress import Progress
 from study.retry import BOUND_S, Retrier, StorageOutageError
@@ -172,6 +172,8 @@ class Driver:
         }
         self.inflight: dict[ray.ObjectRef, _Launch] = {}
         self.pending: deque[dict[str, Any]] = deque()
+        self.have: dict[str, int] = {}
+        """Seeds already stored per configuration key (grid; see `study.plan`)."""
         self.budget = 0
         self.stopping = False
         self.outcome = Outcome(status="running", planned=n_planned(spec))
@@ -361,11 +363,10 @@ class Driver:
     def _plan(self) -> int:
         """Fill the queue of what is left; returns how many planned trials are finished."""
         self.done = record.done_configs(self.engine, self.study_id)
-        if self.grid:
-            done = record.finished_keys(self.engine, self.study_id)
-            points = grid_points(self.spec)
-            self.pending = deque(p for p in points if config_for(self.spec, p).key() not in done)
-            return len(points) - len(self.pending)
+        if self.grid:  # growing: configurations short of spec.seeds get their missing seeds
+            self.have = plan.seeds_done(self.engine, self.study_id)
+            self.pending = deque(plan.remaining_points(self.spec, self.have))  # models interleaved
+            return len(grid_points(self.spec)) - len(self.pending)
         finished = len(self.done)
         self.budget = max(0, self.outcome.planned - finished)
         return min(finished, self.outcome.planned)
@@ -428,6 +429,8 @@ class Driver:
                 if repeats % 20 == 0 and self.inflight:
                     return  # let a running trial finish first (its result guides the sampler)
                 continue
+            if self.grid:  # a grown study: only the replicates this configuration lacks
+                config = plan.top_up(config, self.have.get(key, 0))
             self.budget -= 0 if self.grid else 1
             row_id = self._started(trial, params, config)
             self._submit(_Launch(trial, row_id, params, config))

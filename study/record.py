@@ -84,6 +84,7 @@ def begin_study(engine: Engine, spec: Spec) -> int:
             s.add(row)
         row.status = "running"
         row.n_planned = n_planned(spec)
+        row.seeds, row.models = spec.seeds, list(spec.models)  # a grown study (study.plan)
         row.spec_toml = spec.source  # n_trials may have grown; the rest is identical
         s.flush()
         return row.id

@@ -42,7 +42,8 @@ config_dims = [n for n in swept if n not in (MODEL, lag)]
 st.caption(
     f"Study `{cur.name}`: lag parameter `{lag}`; a configuration is a combination of "
     f"{', '.join(config_dims) or 'nothing else (every model has one configuration)'}. "
-    "Solid: each model's best configuration; dotted: its median one. Bars: Wilson 95%."
+    "Solid: each model's best configuration (none when nothing solved); dotted: its median "
+    "one. Bars: Wilson 95%."
 )
 dims = tuple(analysis.choose_dim(d, values) for d in (MODEL, lag, *config_dims))
 
@@ -58,10 +59,24 @@ def render() -> None:
         return
     cells = analysis.with_success(cells[cells[lag] != "n/a"])
     points = analysis.lag_points(cells, lag, config_dims)
-    ui.figure(charts.lag_curves(points, lag), f"{cur.name}-lag-curves", key="lag_figure")
+    order = analysis.model_order(list(points["model"].unique()), cur.study.get("models"))
+    title = analysis.figure_title("Lag curves", cur.study, swept_lag=True)
+    budget = cur.study.get("max_sequences")
+    fig = charts.lag_curves(points, lag, budget=budget, title=title, model_order=order)
+    ui.figure(fig, f"{cur.name}-lag-curves", key="lag_figure")
+    st.caption(
+        "Lines are dodged sideways a little so that coinciding ones (e.g. all at 0) stay "
+        "visible. Median sequences to solve are over the solved seeds; where fewer than half "
+        "the seeds solved, the median over all seeds lies beyond the budget (censored): drawn "
+        "as △ at the budget."
+    )
     picks = points.drop_duplicates(["model", "which"])[["model", "which", "config"]]
-    for r in picks.itertuples(index=False):
-        st.markdown(f"**{r.model}** {r.which}: {r.config}")
+    for m in order:
+        mine = picks[picks["model"] == m]
+        for r in mine.itertuples(index=False):
+            st.markdown(f"**{r.model}** {r.which}: {r.config}")
+        if "best" not in set(mine["which"]):
+            st.markdown(f"**{m}**: no seed solved at any lag, so no configuration is best")
     table = points.rename(
         columns={
             "ci_low": "wilson_low",

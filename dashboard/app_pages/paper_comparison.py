@@ -34,7 +34,14 @@ st.caption(
     "the reported mean sequences to success and success fraction for the task at that lag "
     "(blank where the paper gives no number)."
 )
-ui.figure(charts.paper_bars(cmp), "paper-comparison", key="paper_figure")
+ui.figure(
+    charts.paper_bars(cmp),
+    "paper-comparison",
+    key="paper_figure",
+    title="Paper comparison: ours beside Hochreiter & Schmidhuber (1997)<br><sup>"
+    + " · ".join(sorted(set(trials["study"].astype(str))))
+    + "</sup>",
+)
 ui.table(
     cmp.drop(columns=["row"]),
     "paper-comparison",

@@ -2,8 +2,9 @@
 
 Each cell pools every finished trial at that (x, y) (and panel): n_solved / n_seeds, summed in
 SQL. Beside the map: per panel, the robust-region size (share of cells with success >= the
-threshold) and the most robust configuration (best success pooled over the cell and its grid
-neighbours, not the single best point).
+threshold) and the most robust configuration (`dashboard.stats.ROBUST_RULE`: the highest lower
+Wilson bound of the success pooled over the cell and its grid neighbours, none when that bound
+stays below a floor), not the single best point.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import analysis, charts, data, ui
+from dashboard import analysis, charts, data, stats, ui
 from dashboard.queries import MODEL
 
 NONE = "(none)"
@@ -123,27 +124,39 @@ def render() -> None:
             "Sweep more configurations (or wait for the study) for a real map."
         )
     robust = analysis.robust_summary(cells, x, y, panels, threshold)
+    order = analysis.model_order(list(robust[MODEL].unique()), cur.study.get("models"))
+    robust = robust.sort_values(MODEL, key=lambda c: c.map(order.index), kind="stable")
     left, right = st.columns([3, 1])
     with left:
-        fig = charts.robustness_map(cells, x, y, panels, robust)
+        title = analysis.figure_title("Robustness map", cur.study)
+        fig = charts.robustness_map(cells, x, y, panels, robust, title=title, model_order=order)
         ui.figure(fig, f"{cur.name}-robustness-map", key="map_figure")
     with right:
         st.subheader(f"Robust region (≥ {threshold:.2f})")
+        st.caption(stats.ROBUST_RULE.format(floor=stats.ROBUST_FLOOR))
         for r in robust.to_dict("records"):
             title = " · ".join(str(r[p]) if p == MODEL else f"{p}={r[p]}" for p in panels)
             st.markdown(
                 f"**{title}**: robust region {r['robust_cells']}/{r['cells']} cells "
                 f"(**{r['robust_fraction']:.0%}**)"
             )
-            if pd.isna(r.get("neighbourhood_success")):
-                st.caption("no seed solved: no robust configuration")
+            best = (
+                f"single best point: {r['best_point']} ({r['best_point_success']:.2f})"
+                if pd.notna(r.get("best_point_success"))
+                else "no seed solved anywhere"
+            )
+            if pd.isna(r.get("neighbourhood_low")):
+                st.caption(
+                    f"no robust configuration: no neighbourhood reaches a lower bound of "
+                    f"{stats.ROBUST_FLOOR:.2f}; {best}"
+                )
             else:
                 where = ", ".join(f"{a}={r[a]}" for a in axis_dims if r[a] != "n/a")
                 where = where or "the only cell"
                 st.caption(
                     f"most robust: {where} (neighbourhood success "
-                    f"{r['neighbourhood_success']:.2f}, cell {r['cell_success']:.2f}); single "
-                    f"best point: {r['best_point']} ({r['best_point_success']:.2f})"
+                    f"{r['neighbourhood_success']:.2f}, lower bound "
+                    f"{r['neighbourhood_low']:.2f}; cell {r['cell_success']:.2f}); {best}"
                 )
     st.subheader("Robust region per panel")
     ui.table(

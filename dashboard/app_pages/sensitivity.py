@@ -16,6 +16,8 @@ from dashboard import analysis, charts, data, ui
 from dashboard.queries import MODEL
 
 MIN_TRIALS = 4
+MIN_RANK_TRIALS = 10  # fewer trials in a scope: importances shown as numbers, not a ranking
+MIN_SOLVED = 5  # fewer solved seeds behind a verdict: a small-sample warning goes with it
 
 cur = ui.current()
 st.title("Sensitivity")
@@ -84,13 +86,32 @@ def render() -> None:
     if imp is not None and imp.empty:
         st.info("No scope has trials that differ in both parameters and success: nothing to rank.")
     elif imp is not None:
-        ui.figure(charts.importance_bars(imp), f"{cur.name}-importance", key="imp_figure")
+        ranked = imp[imp.groupby("scope")["param"].transform("count") > 1]
+        if not ranked.empty:
+            ui.figure(
+                charts.importance_bars(ranked),
+                f"{cur.name}-importance",
+                key="imp_figure",
+                title=analysis.figure_title("Importance for success", cur.study),
+            )
         for scope, sub in imp.groupby("scope", sort=True):
             top = sub.sort_values("importance", ascending=False).iloc[0]
-            st.markdown(
-                f"**{scope}**: most important `{top['param']}` ({top['importance']:.2f}, "
-                f"{int(top['n_trials'])} trials)"
-            )
+            n = int(top["n_trials"])
+            if len(sub) == 1:
+                st.markdown(
+                    f"**{scope}**: only `{top['param']}` varies among its {n} trials, so its "
+                    "importance is 1 by construction: no ranking to read."
+                )
+            elif n < MIN_RANK_TRIALS:
+                st.markdown(
+                    f"**{scope}**: {n} trials are too few to rank parameters (at least "
+                    f"{MIN_RANK_TRIALS}); the numbers are shown, no claim is made."
+                )
+            else:
+                st.markdown(
+                    f"**{scope}**: most important `{top['param']}` ({top['importance']:.2f}, "
+                    f"{n} trials)"
+                )
         ui.table(
             imp,
             f"{cur.name}-importance",
@@ -105,10 +126,13 @@ def render() -> None:
     if "lr" not in numeric:
         st.info("The study does not sweep the learning rate (`lr`): no interaction to check.")
         return
+    task_names = data.task_param_names(cur.study.get("spec_toml"))
+    task_names.add(str(cur.study.get("lag_param") or ""))
     size_names = ("blocks", "cells_per_block", "hidden", "match_weights")
     size_names += ("channels", "levels", "width", "layers")  # TCN, Transformer
     sizes: list[str] = [n for n in size_names if n in numeric]
-    sizes += [n for n in numeric if n not in sizes and n != "lr"]
+    # the task's parameters (its lag) describe the problem, not the net: never a "size"
+    sizes += [n for n in numeric if n not in sizes and n != "lr" and n not in task_names]
     if not sizes:
         st.info("The study sweeps no size parameter (blocks, cells_per_block, hidden).")
         return
@@ -132,11 +156,16 @@ def render() -> None:
     st.caption(
         "Shares of the variance of the cell success rates over the grid (success pooled over the "
         "other parameters): SS_lr = J·Σ a_i², SS_size = I·Σ b_j², SS_int = Σ r_ij², with "
-        "m_ij = μ + a_i + b_j + r_ij. The black tick marks how much interaction the seeds' "
-        "binomial noise alone would produce."
+        "m_ij = μ + a_i + b_j + r_ij. The black horizontal bar across each column marks how much "
+        "interaction the seeds' binomial noise alone would produce."
     )
     ok = anova.dropna(subset=["lr_share"])
-    ui.figure(charts.interaction_bars(ok, size), f"{cur.name}-interaction", key="anova_figure")
+    ui.figure(
+        charts.interaction_bars(ok, size),
+        f"{cur.name}-interaction",
+        key="anova_figure",
+        title=analysis.figure_title(f"Learning rate × {size}", cur.study),
+    )
     for r in ok.itertuples(index=False):
         lr_first = r.lr_share > r.size_share
         small = r.interaction_share < max(r.lr_share, r.size_share)
@@ -147,6 +176,11 @@ def render() -> None:
             f"{'yes' if lr_first else 'no'}; interaction smaller than the main effect: "
             f"{'yes' if small else 'no'}."
         )
+        if r.n_solved < MIN_SOLVED:
+            st.warning(
+                f"{r.model}: small sample: these shares rest on {r.n_solved} solved of "
+                f"{r.n_seeds} seeds; one more or one fewer solved seed can flip the verdicts."
+            )
     ui.table(anova, f"{cur.name}-interaction", key="anova_table")
 
 

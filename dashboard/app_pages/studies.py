@@ -40,7 +40,7 @@ def overview(df: pd.DataFrame) -> pd.DataFrame:
             "models": [", ".join(m) if isinstance(m, list) else str(m) for m in df["models"]],
             "sampler": df["sampler"],
             "seeds": df["seeds"],
-            "progress": (df["n_complete"] + df["n_pruned"]) / planned.where(planned > 0),
+            "progress": df["n_configs_done"] / planned.where(planned > 0),
             "done": df["n_complete"],
             "pruned": df["n_pruned"],
             "running": df["n_running"],
@@ -55,6 +55,11 @@ def overview(df: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+# columns of the on-screen table (it fits a 1400 px window); the CSV has them all
+SHOWN = ["study", "status", "task", "models", "seeds", "progress", "done", "failed",
+         "best success", "best configuration"]  # fmt: skip
+
+
 def render() -> None:
     try:
         df = data.studies(cur.url)
@@ -66,26 +71,36 @@ def render() -> None:
         f"{len(df)} stud{'y' if len(df) == 1 else 'ies'} in `{data.storage_state(cur.url).url}`"
         + (f", {n_live} still running (refreshing every {data.TTL_S} s)" if n_live else "")
     )
+    full = overview(df)
     ui.table(
-        overview(df),
+        full[SHOWN],
         "studies",
         key="studies_table",
+        csv=full,
         column_config={
             "progress": st.column_config.ProgressColumn(
                 "progress", min_value=0.0, max_value=1.0, format="percent"
             ),
             "best success": st.column_config.NumberColumn(format="%.2f"),
+            # long texts get a fixed width (full text on hover), so the table fits the page
+            "best configuration": st.column_config.TextColumn(width="medium"),
+            "models": st.column_config.TextColumn(width="small"),
         },
     )
     row = df[df["name"] == cur.name].iloc[0]
     st.subheader(f"`{cur.name}`")
-    done = int(row["n_complete"]) + int(row["n_pruned"])
+    done = int(row["n_configs_done"])  # configurations with all their seeds (grown studies)
     planned = int(row["n_planned"]) if pd.notna(row["n_planned"]) else None
     m = st.columns(5)
     m[0].metric("status", status_label(row))
     m[1].metric("trials done", f"{done}" + (f" / {planned}" if planned else ""))
     m[2].metric("running", int(row["n_running"]))
-    m[3].metric("failed", int(row["n_failed"]))
+    m[3].metric(
+        "failed",
+        int(row["n_failed"]),
+        help="Failed trials whose configuration has not been finished by a later trial (an "
+        "interrupted trial that ran again on resume is not counted).",
+    )
     if pd.notna(row["best_success"]):
         m[4].metric(
             "best success",

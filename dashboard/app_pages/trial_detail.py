@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data, stats, ui
+from dashboard import analysis, charts, data, stats, ui
 
 cur = ui.current()
 st.title("Trial detail")
@@ -159,8 +159,21 @@ def render() -> None:
                     f"Seeds pooled from trials {', '.join(f'#{x}' for x in trials)} "
                     "(same configuration)."
                 )
+            reading = str(cur.study.get("reading") or "literal")
             ui.figure(
-                charts.learning_curves(seeds), f"{cur.name}-trial{number}-curves", key="curves"
+                charts.learning_curves(seeds, reading),
+                f"{cur.name}-trial{number}-curves",
+                key="curves",
+                title=analysis.figure_title(f"Trial #{number} ({t['model']})", cur.study),
+            )
+            st.caption(
+                f"Markers on the right: where each success reading first held for a seed "
+                f"(◆ literal, ▲ mae, ○ frac99; large = `{reading}`, this study's stopping rule) "
+                "and ★ where a solved seed stopped and then passed its final test on fresh "
+                "sequences. The window's fraction correct can reach ~1 long before the "
+                "stopping rule holds: the literal rule also needs the mean training error below "
+                "the task's bound over the whole window (e.g. ST3: every one of the last 2000 "
+                "sequences correct), and a seed counts as solved only after that test."
             )
             ui.table(seed_table(seeds), f"{cur.name}-trial{number}-seeds", key="seeds_table")
             classification(seeds)

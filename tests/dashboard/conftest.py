@@ -1,6 +1,6 @@
 """Fixtures of the dashboard tests: databases made by real (tiny) studies, never by hand.
 
-``study_db`` (session) runs ``study-launch`` twice into one SQLite file (specs in
+``study_db`` (session) runs ``study-launch`` three times into one SQLite file (specs in
 `dash_helpers`); the dashboard then only reads it.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dash_helpers import MAIN_SPEC, ONE_SPEC, StudyDb, launch
+from dash_helpers import MAIN_SPEC, ONE_SPEC, ROBUST_SPEC, StudyDb, launch
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +19,7 @@ def study_db(tmp_path_factory: pytest.TempPathFactory) -> StudyDb:
     folder = tmp_path_factory.mktemp("dashboard-db")
     path = folder / "carousel.db"
     url = f"sqlite:///{path}"
-    for name, text in (("main", MAIN_SPEC), ("one", ONE_SPEC)):
+    for name, text in (("main", MAIN_SPEC), ("one", ONE_SPEC), ("robust", ROBUST_SPEC)):
         spec = folder / f"{name}.toml"
         spec.write_text(text)
         out = launch(spec, url)

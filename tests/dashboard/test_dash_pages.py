@@ -128,8 +128,8 @@ def test_map_widgets_change_axes_panels_and_threshold(
 def test_studies_page(study_db: StudyDb, monkeypatch: pytest.MonkeyPatch) -> None:
     at = open_page(study_db.url, "studies", monkeypatch, study="dash-map")
     table = frame_with(at, "study", "status", "done", "failed", "best configuration")
-    assert set(table["study"]) == {"dash-map", "dash-one"}
-    for name in ("dash-map", "dash-one"):
+    assert set(table["study"]) == {"dash-map", "dash-one", "dash-robust"}
+    for name in ("dash-map", "dash-robust", "dash-one"):
         rows = db_rows(study_db.path, name)
         r = table[table["study"] == name].iloc[0]
         assert r["done"] == len(rows)
@@ -212,7 +212,8 @@ def test_trial_detail_page(study_db: StudyDb, monkeypatch: pytest.MonkeyPatch) -
     curves = frame_with(at, "replicate", "sequences", "train_error")
     assert len(curves) == sum(len(json.loads(s["curve"])) for s in target["seeds"])
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert len(spec["data"]) == 2 * len(target["seeds"])  # error and accuracy per seed
+    lines = [t for t in spec["data"] if t.get("mode") == "lines"]
+    assert len(lines) == 2 * len(target["seeds"])  # error and accuracy per seed
     top = frame_with(at, "number", "model", "params", "n_solved")
     assert int(top["n_solved"].iloc[0]) == max(t["n_solved"] for t in rows)
     # a trial number the study does not have

@@ -234,5 +234,5 @@ def test_shipped_specs_are_valid(capsys: pytest.CaptureFixture[str]) -> None:
         names.add(spec.name)
         if f.parent.name == "paper":
             assert spec.paper_experiment, f
-        code, out, _ = launch(capsys, str(f), "--dry-run")
+        code, out, _ = launch(capsys, str(f), "--dry-run", "--no-probe")
         assert code == 0 and "trials:" in out and "sequences: at most" in out
