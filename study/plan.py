@@ -167,7 +167,11 @@ def _optuna_unfinished(engine: Engine, name: str) -> bool:
     stmt = (
         sa.select(sa.func.count())
         .select_from(trials.join(studies, trials.c.study_id == studies.c.study_id))
-        .where(studies.c.study_name == name, trials.c.state.in_(("RUNNING", "WAITING")))
+        .where(
+            studies.c.study_name == name,
+            # Optuna's state column is an enum type on PostgreSQL: compare it as text
+            sa.cast(trials.c.state, sa.String).in_(("RUNNING", "WAITING")),
+        )
     )
     with engine.connect() as c:
         return bool(c.execute(stmt).scalar())

@@ -72,7 +72,7 @@ def test_memory_limit_is_configurable_and_dry_run_shows_the_estimate(
         capsys, [str(spec), "--max-trial-memory", "0.01", "--dry-run"], "task_params.T", "GiB"
     )
     assert "limit is 0.0 GiB" in line or "limit is 0.01" in line or "limit" in line
-    assert cli.main([str(spec), "--dry-run"]) == 0
+    assert cli.main([str(spec), "--dry-run", "--no-probe"]) == 0
     out = capsys.readouterr().out
     assert "memory: the largest trial needs about" in out
 
