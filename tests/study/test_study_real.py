@@ -89,10 +89,11 @@ def test_a_csv_study_stores_each_seeds_metrics(
     spec = ROOT / "studies" / "real" / "example_csv.toml"
     assert cli.main([str(spec), "--storage", url, "--no-progress"]) == 0
     assert "done: 4 completed, 0 pruned, 0 failed" in capsys.readouterr().out
-    # the same spec again continues the stored study (its data path resolves the same way)
+    # the same spec again is the stored study (its data path resolves the same way): not
+    # refused as changed, and finished, so there is nothing to do
     assert cli.main([str(spec), "--storage", url, "--resume", "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "continuing study 'real-example-csv'" in out and "done: 0 completed" in out
+    assert "study 'real-example-csv' is complete" in out and "nothing to do" in out
     engine = make_engine(url, read_only=True)
     with engine.connect() as c:
         rows = c.execute(sa.text("SELECT metrics, test_wrong, test_n FROM carousel_seeds")).all()
