@@ -1,5 +1,5 @@
-"""The real-data tasks (aeon's bundled sets): loaders, splits, normalisation, the long-lag variant,
-the batch contract and the classification metrics."""
+"""The real-data tasks (the archive sets shipped in the package): the .ts reader, loaders, splits,
+normalisation, the long-lag variant, the batch contract and the classification metrics."""
 
 from __future__ import annotations
 
@@ -9,21 +9,42 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workers.tasks import REAL_TASKS, BasicMotions, make_task
-from workers.tasks.real import cross_entropy, load_aeon
+from workers.tasks import REAL_TASKS, BasicMotions, archive, make_task
+from workers.tasks.real import cross_entropy, load_archive
 from workers.tasks.recordings import confusion, macro_f1
 
-AEON_SETS = ("basic_motions", "pickup_gesture_wiimote_z", "japanese_vowels")
+ARCHIVE_SETS = ("basic_motions", "pickup_gesture_wiimote_z", "japanese_vowels")
 
 
-def test_the_data_ships_inside_aeons_wheel() -> None:
+def test_the_data_ships_inside_the_package() -> None:
     """Nothing is downloaded: the archive files lie in the installed package."""
-    import aeon
-
-    data = Path(aeon.__file__).parent / "datasets" / "data"
-    for name in ("BasicMotions", "PickupGestureWiimoteZ", "JapaneseVowels"):
+    data = Path(archive.__file__).parent / "data"
+    for name in archive.SETS:
         for split in ("TRAIN", "TEST"):
-            assert (data / name / f"{name}_{split}.ts").is_file()
+            assert (data / f"{name}_{split}.ts.gz").is_file()
+
+
+def test_ts_reader_handles_ragged_missing_and_multivariate_cases() -> None:
+    text = ["# a comment", "@problemName x", "@data", "1,2,3:4,5,6:a", "", "7,?:9,10 :b "]
+    X, y = archive.read_ts(text)
+    assert y == ["a", "b"]
+    assert X[0].tolist() == [[1, 4], [2, 5], [3, 6]]  # steps along the first axis
+    assert X[1].shape == (2, 2) and np.isnan(X[1][1, 0]) and X[1][1, 1] == 10
+
+
+@pytest.mark.parametrize(
+    ("lines", "problem"),
+    [
+        (["1,2:a"], "data before the @data line"),
+        (["@data", "1,2:3,4:a", "x,1:2,3:b"], "f.ts:3: could not convert"),
+        (["@data", "1,2:3:a"], "f.ts:2: dimensions of unequal length"),
+        (["@data", "1,2"], "f.ts:2: a case without a class label"),
+        (["@problemName x"], "no @data line"),
+    ],
+)
+def test_ts_reader_names_the_bad_line(lines: list[str], problem: str) -> None:
+    with pytest.raises(archive.ArchiveFormatError, match=problem):
+        archive.read_ts(lines, "f.ts")
 
 
 @pytest.mark.parametrize(
@@ -42,7 +63,7 @@ def test_loader_shapes_and_the_archive_split(
     classes: int,
     lengths: tuple[int, int],
 ) -> None:
-    train, test, names = load_aeon(dataset)
+    train, test, names = load_archive(dataset)
     assert (train.n, test.n, len(names)) == (n_train, n_test, classes)
     both = np.concatenate([train.lengths, test.lengths])
     assert (int(both.min()), int(both.max())) == lengths
@@ -51,14 +72,14 @@ def test_loader_shapes_and_the_archive_split(
 
 
 def test_class_names_in_numeric_order() -> None:
-    assert load_aeon("PickupGestureWiimoteZ")[2] == tuple(str(i) for i in range(1, 11))
-    assert load_aeon("BasicMotions")[2] == ("badminton", "running", "standing", "walking")
+    assert load_archive("PickupGestureWiimoteZ")[2] == tuple(str(i) for i in range(1, 11))
+    assert load_archive("BasicMotions")[2] == ("badminton", "running", "standing", "walking")
 
 
 def test_validation_is_carved_from_train_stratified_and_disjoint() -> None:
     task = make_task("basic_motions", val_frac=0.3)
     prep = task.prepared
-    train, _, _ = load_aeon("BasicMotions")
+    train, _, _ = load_archive("BasicMotions")
     assert (prep.fit.n, prep.validation.n, prep.test.n) == (28, 12, 40)
     assert np.bincount(prep.validation.y).tolist() == [3, 3, 3, 3]  # 0.3 of 10 a class
     # every raw training recording is in exactly one of fit / validation, none of test
@@ -95,7 +116,7 @@ def test_normalisation_uses_the_fit_split_only() -> None:
     assert not np.allclose(t.mean(axis=0), 0.0, atol=1e-3)
 
 
-@pytest.mark.parametrize("name", AEON_SETS)
+@pytest.mark.parametrize("name", ARCHIVE_SETS)
 def test_batch_contract(name: str) -> None:
     task = make_task(name, lag=7)
     b = task.sample(np.random.default_rng(0), 16)
@@ -226,6 +247,6 @@ def test_cross_entropy_matches_torch() -> None:
 
 
 def test_registry() -> None:
-    assert set(REAL_TASKS) == {*AEON_SETS, "csv"}
+    assert set(REAL_TASKS) == {*ARCHIVE_SETS, "csv"}
     with pytest.raises(ValueError, match="'path' is required"):
         make_task("csv")

@@ -1,6 +1,6 @@
 """The long-time-lag tasks of Hochreiter & Schmidhuber (1997), one file per task, and a registry;
-beside them the real-data tasks (`workers.tasks.real`: recorded sensor data bundled with aeon, and
-the user's own CSV file, `workers.tasks.user_csv`).
+beside them the real-data tasks (`workers.tasks.real`: recorded sensor data, UEA/UCR archive sets
+shipped in the package, and the user's own CSV file, `workers.tasks.user_csv`).
 
 Example:
     >>> import numpy as np
@@ -62,7 +62,7 @@ TASKS: dict[str, type[Task]] = {
 REAL_TASKS: dict[str, type[Task]] = {
     cls.name: cls for cls in (BasicMotions, PickupGestureWiimoteZ, JapaneseVowels, CsvTask)
 }
-"""Real-data tasks: recorded sensor sets bundled with aeon, and ``csv`` (the user's file)."""
+"""Real-data tasks: UEA/UCR archive sets (shipped in the package) and ``csv`` (the user's file)."""
 
 ALL_TASKS: dict[str, type[Task]] = {**TASKS, **REAL_TASKS}
 """Every task ``make_task`` builds: the paper's, then the real-data ones."""

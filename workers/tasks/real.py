@@ -1,9 +1,9 @@
 """Real sensor recordings as long-lag classification tasks, beside the paper's generators.
 
 The paper tests only artificial problems; these tasks put the same nets, trainer and maps on
-recorded signals. Data comes from the UEA/UCR archive copies bundled in ``aeon``'s wheel and is
-read through aeon's own loaders (``aeon.datasets.load_basic_motions`` and friends), so a fresh
-offline machine has it: nothing is downloaded at run time.
+recorded signals. Data comes from copies of the UEA/UCR archive's own files shipped inside this
+package (`workers.tasks.archive`), so a fresh offline machine has it: nothing is downloaded at
+run time.
 
 * ``basic_motions``: BasicMotions, a smartwatch's 3-axis accelerometer and gyroscope
   (6 channels), 4 activities, length 100, 40 train / 40 test; solved at test accuracy >= 0.95.
@@ -54,6 +54,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from workers.tasks import archive
 from workers.tasks._common import check_int
 from workers.tasks.base import PaperSetup, SequenceBatch, Split, StopRule, Task
 from workers.tasks.recordings import (
@@ -231,30 +232,16 @@ class RealTask(Task):
 
 
 @functools.lru_cache(maxsize=8)
-def load_aeon(dataset: str) -> tuple[Recordings, Recordings, tuple[str, ...]]:
-    """(train, test, class names) of an archive set bundled in aeon's wheel, via aeon's loaders
-    (no download: the data lies in ``aeon/datasets/data/``)."""
-    from aeon.datasets import (
-        load_basic_motions,
-        load_japanese_vowels,
-        load_pickup_gesture_wiimoteZ,
-    )
-
-    loaders = {
-        "BasicMotions": load_basic_motions,
-        "PickupGestureWiimoteZ": load_pickup_gesture_wiimoteZ,
-        "JapaneseVowels": load_japanese_vowels,
-    }
-    parts = {s: loaders[dataset](split=s) for s in ("train", "test")}
-    names = sorted({str(v) for _, y in parts.values() for v in y}, key=_class_order)
+def load_archive(dataset: str) -> tuple[Recordings, Recordings, tuple[str, ...]]:
+    """(train, test, class names) of an archive set shipped in ``workers/tasks/data/``
+    (`workers.tasks.archive`; no download). Class names are lower-cased ("Standing" ->
+    "standing"), as aeon's loaders served them when the data came from there."""
+    parts = {s: archive.load_split(dataset, s) for s in ("train", "test")}
+    names = sorted({v.lower() for _, y in parts.values() for v in y}, key=_class_order)
     code = {c: i for i, c in enumerate(names)}
 
-    def recordings(X: Any, y: np.ndarray) -> Recordings:
-        # aeon gives (channels, length) per case; carousel's steps run along the first axis
-        return Recordings(
-            tuple(np.ascontiguousarray(np.asarray(x, dtype=np.float64).T) for x in X),
-            np.array([code[str(v)] for v in y], dtype=np.int64),
-        )
+    def recordings(X: tuple[np.ndarray, ...], y: tuple[str, ...]) -> Recordings:
+        return Recordings(X, np.array([code[v.lower()] for v in y], dtype=np.int64))
 
     return recordings(*parts["train"]), recordings(*parts["test"]), tuple(names)
 
@@ -287,7 +274,7 @@ class BasicMotions(RealTask):
     THRESHOLD: ClassVar[float] = 0.95
 
     def load(self) -> tuple[Recordings, Recordings, tuple[str, ...]]:
-        return load_aeon(self.dataset)
+        return load_archive(self.dataset)
 
     def accuracy_threshold(self) -> float:
         return self.THRESHOLD
@@ -303,7 +290,7 @@ class PickupGestureWiimoteZ(RealTask):
     THRESHOLD: ClassVar[float] = 0.7
 
     def load(self) -> tuple[Recordings, Recordings, tuple[str, ...]]:
-        return load_aeon(self.dataset)
+        return load_archive(self.dataset)
 
     def accuracy_threshold(self) -> float:
         return self.THRESHOLD
@@ -319,7 +306,7 @@ class JapaneseVowels(RealTask):
     THRESHOLD: ClassVar[float] = 0.95
 
     def load(self) -> tuple[Recordings, Recordings, tuple[str, ...]]:
-        return load_aeon(self.dataset)
+        return load_archive(self.dataset)
 
     def accuracy_threshold(self) -> float:
         return self.THRESHOLD
