@@ -140,7 +140,8 @@ def _check_stored(spec: Spec, url: str, resume: bool) -> bool:
             spec.file,
             changed[0],
             f"study {spec.name!r} already exists with a different {', '.join(changed)}; "
-            "a study can only grow (more seeds for a grid, more n_trials for a search): "
+            "a study can only grow (more seeds, values or models for a grid, more n_trials "
+            "for a search): "
             "give the changed spec a new name",
         )
     return True

@@ -174,6 +174,8 @@ class Driver:
         self.pending: deque[dict[str, Any]] = deque()
         self.have: dict[str, int] = {}
         """Seeds already stored per configuration key (grid; see `study.plan`)."""
+        self.choices: dict[str, list[Any]] = {}
+        """A grid study's categorical choices as stored (grown: `study.plan.widen_choices`)."""
         self.budget = 0
         self.stopping = False
         self.outcome = Outcome(status="running", planned=n_planned(spec))
@@ -194,6 +196,9 @@ class Driver:
             lease = Lease(self.engine, self.spec.name)
             db("taking the study's lease", lease.acquire)  # LeaseHeldError: another driver runs it
             self.lease = lease
+            if self.grid:  # a grown grid: Optuna's stored choices widened before any new trial
+                self.choices = db("widening the grid's choices",
+                                  lambda: plan.widen_choices(self.engine, self.spec))  # fmt: skip
             self.study = db("opening the study", self._open_study)
             self.study_id = db(
                 "recording the study", lambda: record.begin_study(self.engine, self.spec)
@@ -463,7 +468,7 @@ class Driver:
             trial = self.db(
                 "asking for a trial", self.study.ask, again=lambda: self._ask_again(point)
             )
-            params = suggest(trial, self.spec)
+            params = suggest(trial, self.spec, self.choices)
             if params != point:
                 raise RuntimeError(f"trial {trial.number} got {params}, expected {point}")
             return trial, params

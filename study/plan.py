@@ -10,15 +10,20 @@ Growing a study. A spec re-run under a stored name may *grow* the study instead 
   retrained. Our tables and the dashboard pool trials by configuration key, so the cell then
   reads (solved of the old and the new seeds) / K, and the grown study holds seed for seed what
   a fresh study launched with K seeds holds.
+* **new grid values and models** (grid studies): a value list (``lr``, ``blocks``, a lag ``T``,
+  ...) or ``models`` that keeps every stored value and adds some; a new model may bring its own
+  ``[space.<model>]`` section. Only the new points run; every finished configuration keeps its
+  trials. Optuna records each grid axis as a CategoricalDistribution and refuses a trial whose
+  choices differ from the study's ("does not support dynamic value space"); it stores a
+  categorical value as its index into the choices, and every parameter row carries its own
+  distribution. So before the first new trial the driver widens the stored distributions in
+  place (:func:`widen_choices`): the stored choices keep their order and the new values are
+  appended, every stored index decodes to the same value, and plain Optuna reads old and new
+  trials alike.
 * **more trials** (tpe / random / qmc): ``n_trials`` raised, as before.
 
-New grid values or models under the same name are refused for now: Optuna records each grid
-axis as a CategoricalDistribution and refuses a trial whose choices differ from the study's
-first ("CategoricalDistribution does not support dynamic value space"), so a wider grid needs
-its Optuna trials in a study of their own (a driver change, left to the lead).
-
-Any other change (task, budget, reading, seed, fewer seeds, a grid value or model added or
-removed, a new axis, ...) changes results under the same name and is refused
+Any other change (task, budget, reading, seed, fewer seeds, a grid value or model removed, a new
+axis for a model the study already has, ...) changes results under the same name and is refused
 (:func:`refused_changes`): give the changed spec a new name.
 
 Order: :func:`interleaved` deals the grid's points out model by model in turn (lstm1997, elman,
@@ -33,12 +38,13 @@ import itertools
 from collections import defaultdict, deque
 from typing import Any
 
+import optuna
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from study.schema import StudyRow, TrialRow
 from study.space import config_for, grid_points
-from study.spec import Spec
+from study.spec import Choice, Spec
 from study.storage import session_scope
 from workers.config import TrialConfig
 
@@ -53,6 +59,7 @@ def refused_changes(old: Spec | None, new: Spec) -> list[str]:
         return sorted(new.identity())
     a, b = old.identity(), new.identity()
     grid = new.sampler == "grid" and old.sampler == "grid"
+    added = set(new.models) - set(old.models)
     out = []
     for key in sorted(a.keys() | b.keys()):
         va, vb = a.get(key), b.get(key)
@@ -60,8 +67,89 @@ def refused_changes(old: Spec | None, new: Spec) -> list[str]:
             continue
         if key == "seeds" and grid and new.pruning is None and int(vb or 0) >= int(va or 0):
             continue
+        if grid and _keeps_every_value(va, vb):
+            continue
+        if grid and va is None and key.split(".")[:2] in (["space", m] for m in added):
+            continue  # the section of a model the study grows by
         out.append(key)
     return out
+
+
+def _keeps_every_value(old: Any, new: Any) -> bool:
+    """A value list (``models``, a grid axis) given more values with every old one kept."""
+
+    def values(v: Any) -> list[Any] | None:
+        if isinstance(v, dict) and set(v) == {"values"}:  # a Choice axis, as Spec.identity has it
+            v = v["values"]
+        return list(v) if isinstance(v, list | tuple) else None
+
+    a, b = values(old), values(new)
+    return a is not None and b is not None and all(x in b for x in a)
+
+
+def grid_choices(spec: Spec) -> dict[str, list[Any]]:
+    """Each categorical parameter of a grid spec (``model`` and every value-list axis, by its
+    Optuna name) with the values the spec gives it, in the spec's order."""
+    out: dict[str, list[Any]] = {"model": list(spec.models)}
+    for model in spec.models:
+        for name, axis in spec.axes_for(model).items():
+            if isinstance(axis, Choice):
+                have = out.setdefault(name, [])
+                have += [v for v in axis.values if v not in have]
+    return out
+
+
+def widen_choices(engine: Engine, spec: Spec) -> dict[str, list[Any]]:
+    """The choices each categorical parameter of a grid study is suggested with: the stored
+    study's choices in their stored order, the spec's new values appended; the stored
+    parameter rows are rewritten to that distribution first (see the module docstring).
+    A study not stored yet: the spec's own lists."""
+    choices = grid_choices(spec)
+    if not sa.inspect(engine).has_table("trial_params"):
+        return choices
+    tp = sa.table(
+        "trial_params", sa.column("trial_id"), sa.column("param_name"),
+        sa.column("distribution_json"),
+    )  # fmt: skip
+    trials = sa.table("trials", sa.column("trial_id"), sa.column("study_id"))
+    studies = sa.table("studies", sa.column("study_id"), sa.column("study_name"))
+    of_study = (
+        sa.select(trials.c.trial_id)
+        .join(studies, studies.c.study_id == trials.c.study_id)
+        .where(studies.c.study_name == spec.name)
+    )
+    with engine.begin() as c:
+        stored = c.execute(
+            sa.select(tp.c.param_name, tp.c.distribution_json)
+            .where(tp.c.trial_id.in_(of_study), tp.c.param_name.in_(list(choices)))
+            .distinct()
+        ).all()
+        kept: dict[str, list[Any]] = {}
+        for name, text in stored:
+            dist = optuna.distributions.json_to_distribution(text)
+            if not isinstance(dist, optuna.distributions.CategoricalDistribution):
+                continue
+            have = list(dist.choices)
+            longest = kept.get(name, [])
+            if have[: len(longest)] != longest[: len(have)]:
+                raise RuntimeError(
+                    f"study {spec.name!r}: the stored choices of {name!r} disagree "
+                    f"({longest} vs {have}); the study cannot grow"
+                )
+            kept[name] = max(longest, have, key=len)
+        for name, have in kept.items():
+            wide = have + [v for v in choices[name] if v not in have]
+            choices[name] = wide
+            new = optuna.distributions.distribution_to_json(
+                optuna.distributions.CategoricalDistribution(wide)
+            )
+            c.execute(
+                tp.update()
+                .where(tp.c.trial_id.in_(of_study), tp.c.param_name == name)
+                .where(tp.c.distribution_json != new)
+                .values(distribution_json=new)
+            )
+    return choices
 
 
 def seeds_done(engine: Engine, study_id: int) -> dict[str, int]:

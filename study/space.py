@@ -68,18 +68,25 @@ MODEL_FIELDS = (
 params)."""
 
 
-def suggest(trial: optuna.trial.BaseTrial, spec: Spec) -> dict[str, Any]:
-    """The trial's parameters, drawn through ``trial.suggest_*`` only (define-by-run)."""
-    model = trial.suggest_categorical("model", list(spec.models))
+def suggest(
+    trial: optuna.trial.BaseTrial, spec: Spec, choices: dict[str, list[Any]] | None = None
+) -> dict[str, Any]:
+    """The trial's parameters, drawn through ``trial.suggest_*`` only (define-by-run).
+    ``choices``: the categorical choices to suggest from, by parameter name, where they differ
+    from the spec's lists (a grown grid study: `study.plan.widen_choices`)."""
+    choices = choices or {}
+    model = trial.suggest_categorical("model", choices.get("model", list(spec.models)))
     params: dict[str, Any] = {"model": model}
     for name, axis in spec.axes_for(str(model)).items():
-        params[name] = _suggest_one(trial, name, axis)
+        params[name] = _suggest_one(trial, name, axis, choices.get(name))
     return params
 
 
-def _suggest_one(trial: optuna.trial.BaseTrial, name: str, axis: Axis) -> Any:
+def _suggest_one(
+    trial: optuna.trial.BaseTrial, name: str, axis: Axis, choices: list[Any] | None = None
+) -> Any:
     if isinstance(axis, Choice):
-        return trial.suggest_categorical(name, list(axis.values))
+        return trial.suggest_categorical(name, choices or list(axis.values))
     if axis.integer:
         step = int(axis.step) if axis.step is not None else 1
         return trial.suggest_int(name, int(axis.low), int(axis.high), step=step, log=axis.log)

@@ -4,8 +4,9 @@ One stack per module: PostgreSQL (own cluster, free port), a Ray head with no CP
 joined with ``--address``, the dashboard on the read-only role; each test runs the launcher
 (a zero-CPU Ray node + ``study-launch --ray-address auto``) and checks the study with plain
 Optuna. Failure tests: a worker node killed mid-study, the launcher killed and run again, the
-launcher stopped by SIGTERM. Security: the dashboard's role cannot write; the dashboard binds
-to localhost. (The load test is in test_local_load.py, opt-in.)
+launcher stopped by SIGTERM, a trial that diverges (NaN) and one that raises. Security: the
+dashboard's role cannot write; the dashboard binds to localhost. (The load test is in
+test_local_load.py.)
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ import optuna
 import psycopg
 import pytest
 import ray
+import sqlalchemy as sa
 from local_stack import LocalStack
 from optuna.trial import TrialState
 from stack_helpers import (
+    ROOT,
     assert_grid_complete_once,
     completed_rows,
     grid_spec,
@@ -151,3 +154,88 @@ def test_a_sigterm_stops_the_launcher_with_130_and_a_rerun_finishes(
     time.sleep(0.5)
     _run(stack, "launch-stopped-2", spec)
     assert len(assert_grid_complete_once(stack.url(), spec)) == 9
+
+
+DIVERGE = """\
+name = "diverge"
+task = "adding"
+models = ["transformer"]
+seeds = 2
+max_sequences = 100
+sampler = "grid"
+
+[task_params]
+T = 12
+
+[space]
+lr = [1e-3, 1e300]
+"""
+"""lr 1e300: the Transformer's weights overflow to inf and NaN within a few updates (both seeds)."""
+
+CSV = """\
+name = "raises"
+task = "csv"
+models = ["elman"]
+seeds = 1
+max_sequences = 4000
+sampler = "grid"
+
+[task_params]
+path = "{path}"
+
+[space]
+lr = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
+"""
+"""One trial at a time (``--max-in-flight 1``) on a csv file that the test corrupts after the
+first result: every trial that starts later reads the rewritten file and raises in its worker."""
+
+
+def test_a_diverging_and_a_raising_trial_are_recorded_and_the_study_goes_on(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    from study.schema import SeedRow, StudyRow, TrialRow
+    from study.storage import make_engine, session_scope
+
+    (tmp_path / "diverge.toml").write_text(DIVERGE)
+    _run(stack, "launch-diverge", tmp_path / "diverge.toml")
+    study = optuna.load_study(study_name="diverge", storage=stack.url())
+    by_lr = {t.params["lr"]: t for t in study.trials}
+    assert {t.state for t in study.trials} == {TrialState.COMPLETE} and len(by_lr) == 2
+    assert by_lr[1e300].user_attrs["n_diverged"] == 2 and by_lr[1e300].value == 0.0
+    assert by_lr[1e-3].user_attrs["n_diverged"] == 0
+    engine = make_engine(stack.url(), read_only=True)
+    try:
+        with session_scope(engine) as s:
+            seeds = s.execute(
+                sa.select(TrialRow.config_key, SeedRow.diverged, SeedRow.solved)
+                .join(SeedRow, SeedRow.trial_id == TrialRow.id)
+                .join(StudyRow, StudyRow.id == TrialRow.study_id)
+                .where(StudyRow.name == "diverge")
+            ).all()
+        diverged = [(d, ok) for key, d, ok in seeds if "1e+300" in key]
+        assert diverged == [(True, False), (True, False)], seeds  # each seed marked, none solved
+    finally:
+        engine.dispose()
+
+    data = tmp_path / "data.csv"
+    data.write_text((ROOT / "studies" / "real" / "example.csv").read_text())
+    spec = tmp_path / "raises.toml"
+    spec.write_text(CSV.format(path=data))
+    proc = stack.launcher("launch-raises-1", spec, "--max-in-flight 1 --max-retries 0")
+    wait_for_states(stack.url(), "raises", 1, 0, alive=lambda: proc.poll() is None)
+    data.write_text("sequence,label,split,acc_x\nwalk1,walk,train,one\n")  # the file changes
+    assert proc.wait(300) == 0, stack.log("launch-raises-1")[-4000:]
+    out = stack.log("launch-raises-1")
+    trials = optuna.load_study(study_name="raises", storage=stack.url()).trials
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert len(failed) >= 1 and len(complete) >= 1 and len(failed) + len(complete) == 6, out
+    for t in failed:  # the worker's own error, naming the file, row and column
+        assert f"{data}: row 2, column 'acc_x'" in t.user_attrs["error"], t.user_attrs
+    assert f"{len(failed)} failed" in out and "failed: " in out
+    rows = trial_states(stack.url(), "raises")
+    assert rows.count("FAIL") == len(failed) and "RUNNING" not in rows
+    # the file mended, the next launch runs exactly the failed points
+    data.write_text((ROOT / "studies" / "real" / "example.csv").read_text())
+    _run(stack, "launch-raises-2", spec)
+    assert len(assert_grid_complete_once(stack.url(), spec)) == 6

@@ -1,6 +1,6 @@
 """Planning and growing studies from the command line (issue 14): the dry run's estimate and
-budget warning, models interleaved, nothing to do before Ray, more seeds without redoing
-finished work, and a quiet terminal (no token notice, no stray escape)."""
+budget warning, models interleaved, nothing to do before Ray, more seeds, grid values and models
+without redoing finished work, and a quiet terminal (no token notice, no stray escape)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import optuna
 import pytest
 import sqlalchemy as sa
 from study_helpers import tiny_spec
@@ -106,9 +107,16 @@ def test_refused_and_allowed_changes() -> None:
     grown = parse_spec(tiny_spec_text().replace("seeds = 4", "seeds = 8"))
     wider = parse_spec(tiny_spec_text(lrs="[2.0, 4.0, 8.0]"))
     assert plan.refused_changes(base, grown) == []
-    assert plan.refused_changes(base, wider) == ["space.lr"]  # Optuna: fixed categoricals
+    assert plan.refused_changes(base, wider) == []  # new grid values: growth
     assert plan.refused_changes(grown, base) == ["seeds"]  # fewer seeds: not growth
-    assert plan.refused_changes(wider, base) == ["space.lr"]
+    assert plan.refused_changes(wider, base) == ["space.lr"]  # a value removed
+    more = tiny_spec_text().replace(
+        'models = ["lstm1997", "elman"]', 'models = ["lstm1997", "elman", "gru"]'
+    )
+    assert plan.refused_changes(base, parse_spec(more)) == []
+    assert plan.refused_changes(base, parse_spec(more + "\n[space.gru]\nhidden = [4, 8]\n")) == []
+    # a new axis for a model the study already has changes its finished configurations
+    assert plan.refused_changes(base, parse_spec(tiny_spec_text() + "init_range = [0.1, 0.2]\n"))
     assert plan.refused_changes(base, parse_spec(tiny_spec_text(max_sequences=999))) == [
         "max_sequences"
     ]
@@ -155,6 +163,49 @@ def test_growing_seeds_keeps_finished_work(
     assert "is complete: all 3 configurations have their 4 seeds; nothing to do" in out
     assert "starting study" not in out and "continuing study" not in out
     assert load_spec(big).seeds == 4
+
+
+@pytest.mark.usefixtures("ray_local")
+def test_growing_grid_values_and_models_runs_only_the_new_points(
+    storage_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = storage_url
+    small = tiny_spec(tmp_path, name="wide", lrs="[2.0]", max_sequences=2000)
+    small.write_text(small.read_text().replace("seeds = 4", "seeds = 2"))
+    assert cli.main([str(small), "--storage", url, "--no-progress"]) == 0
+    before = seed_rows(url, "wide")
+    assert len(before) == 3 * 2  # lstm1997 x 2 blocks + elman at lr 2
+    # grow: a new lr value before the old one, a new model with its own section
+    text = small.read_text().replace("lr = [2.0]", "lr = [1.0, 2.0]")
+    text = text.replace('models = ["lstm1997", "elman"]', 'models = ["lstm1997", "elman", "gru"]')
+    small.write_text(text + "\n[space.gru]\nhidden = [3]\n")
+    assert cli.main([str(small), "--storage", url, "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "done: 5 completed" in out, out  # lstm1997 x 2 + elman + gru x 2 at the new points
+    kept = {r[6]: r for r in seed_rows(url, "wide")}
+    for r in before:  # the finished trials' seeds: the same rows, untouched
+        assert kept[r[6]] == r
+    assert len(kept) == 8 * 2
+    # plain Optuna reads old and new trials alike, with the values they ran
+    study = optuna.load_study(study_name="wide", storage=url)
+    got = sorted((t.params["model"], t.params["lr"], t.params.get("blocks")) for t in study.trials)
+    assert got == sorted(
+        [("lstm1997", lr, b) for lr in (1.0, 2.0) for b in (1, 2)]
+        + [("elman", lr, None) for lr in (1.0, 2.0)] + [("gru", lr, None) for lr in (1.0, 2.0)]
+    )  # fmt: skip
+    assert {t.distributions["lr"].choices for t in study.trials} == {(2.0, 1.0)}
+    assert {t.distributions["model"].choices for t in study.trials} == {
+        ("lstm1997", "elman", "gru")
+    }
+    assert cli.main([str(small), "--storage", url, "--no-progress"]) == 0
+    assert "is complete: all 8 configurations" in capsys.readouterr().out
+    # removing a value is refused (exit 2, one line), nothing written
+    small.write_text(
+        text.replace("lr = [1.0, 2.0]", "lr = [1.0]") + "\n[space.gru]\nhidden = [3]\n"
+    )
+    assert cli.main([str(small), "--storage", url, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "space.lr" in err and "a study can only grow" in err
 
 
 @pytest.mark.slow
