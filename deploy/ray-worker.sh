@@ -4,7 +4,8 @@
 # with `docker-compose up --scale ray-worker=N`) and by the local-process tests.
 #
 # Env: RAY_HEAD (ray-head:6379), RAY_WORKER_CPUS (default: the CPUs Ray detects), WAIT_TIMEOUT
-# (300 s for the head), RAY_START_ARGS (extra `ray start` options).
+# (300 s for the head), RAY_START_ARGS (extra `ray start` options), RAY_WORKER_NICE (10: trials
+# are batch work; on a host shared with the dashboard or the driver, those keep answering).
 set -uo pipefail
 cd "$(dirname "$0")"
 RAY_HEAD=${RAY_HEAD:-ray-head:6379}
@@ -17,7 +18,7 @@ tries=${RAY_START_TRIES:-3}
 for try in $(seq 1 "$tries"); do
   started=$SECONDS
   # shellcheck disable=SC2086
-  ray start --address="$RAY_HEAD" ${RAY_WORKER_CPUS:+--num-cpus=$RAY_WORKER_CPUS} \
+  nice -n "${RAY_WORKER_NICE:-10}" ray start --address="$RAY_HEAD" ${RAY_WORKER_CPUS:+--num-cpus=$RAY_WORKER_CPUS} \
     --disable-usage-stats --block ${RAY_START_ARGS:-} &
   node=$!
   while :; do  # `wait` returns early when a trapped signal arrives

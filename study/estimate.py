@@ -7,10 +7,13 @@
 * :func:`probe`: trains each model once at the study's most expensive point (largest lag, largest
   size) for a few hundred sequences, twice, on this machine (``workers.trainer.train``, no Ray, no
   database), and fits ``seconds = fixed + per_sequence * sequences`` (the fixed part is set-up and
-  the final test).
+  the final test). The probe is bounded in time (``PROBE_BUDGET_S`` for all models): a model is
+  first measured at a short lag, and only probed at the study's largest lag when that short
+  measurement predicts it fits the model's share of the budget; otherwise the short-lag figures
+  are scaled (a sequence's cost, the final test's too, is linear in its length).
 * :func:`estimate_text`: wall time from the probe: every trial's seeds train their whole budget
   (an upper bound: a solved seed stops early, a pruned trial stops after its first stage), time
-  per sequence scaled by the trial's lag over the probe's, trials spread over the workers.
+  scaled by the trial's lag over the probe's, trials spread over the workers.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ from study.spec import Choice, Range, Spec
 
 PROBE_SEQUENCES = (200, 1500)
 """The two probe lengths (sequences per seed) of :func:`probe`."""
+PROBE_BUDGET_S = 30.0
+"""Seconds the probe of all models may take (it is over in seconds at the paper's lags)."""
+SHORT_LAG = 100
+"""The lag a model is first measured at when the study's largest lag is longer."""
 
 
 def budget_warnings(spec: Spec) -> list[str]:
@@ -78,6 +85,7 @@ class Probe:
     """Seconds per training sequence of all ``seeds`` seeds together (they train as one)."""
     seeds: int
     lag: float | None
+    """The lag the costs were measured at (the probe point's, or a shorter one, scaled)."""
 
 
 def _largest(axis: Any) -> Any:
@@ -102,30 +110,65 @@ def probe_point(spec: Spec, model: str) -> dict[str, Any]:
     return params
 
 
-def probe(spec: Spec, sequences: tuple[int, int] = PROBE_SEQUENCES) -> dict[str, Probe]:
-    """Measure every model of the spec at :func:`probe_point` (see the module docstring)."""
+def probe(
+    spec: Spec, sequences: tuple[int, int] = PROBE_SEQUENCES, budget_s: float = PROBE_BUDGET_S
+) -> dict[str, Probe]:
+    """Measure every model of the spec at :func:`probe_point`, within about ``budget_s`` seconds
+    (see the module docstring)."""
+    out = {}
+    deadline = time.perf_counter() + budget_s
+    for i, model in enumerate(spec.models):
+        share = max(deadline - time.perf_counter(), 0.0) / (len(spec.models) - i)
+        params = probe_point(spec, model)
+        lag = params.get(spec.lag_param) if spec.lag_param else None
+        short = _short_point(spec, params)
+        if short is None:
+            fixed, per = _measure(spec, params, sequences)
+        else:
+            fixed, per = _measure(spec, short, sequences)
+            ratio = float(lag) / float(short[str(spec.lag_param)])  # type: ignore[arg-type]
+            if ratio * (2 * fixed + per * sum(sequences)) <= share:
+                fixed, per = _measure(spec, params, sequences)
+            else:
+                lag = short[str(spec.lag_param)]
+        out[model] = Probe(model, params, fixed, per, spec.seeds, lag)
+    return out
+
+
+def _short_point(spec: Spec, params: dict[str, Any]) -> dict[str, Any] | None:
+    """``params`` at ``SHORT_LAG`` when the probe point's lag is longer and the task takes that
+    lag; None when the point is to be measured as it is."""
+    from workers.tasks import make_task
+
+    name = spec.lag_param
+    lag = params.get(name) if name else None
+    if name is None or not isinstance(lag, int | float) or lag <= SHORT_LAG:
+        return None
+    short = {**params, name: type(lag)(SHORT_LAG)}
+    try:
+        make_task(spec.task, **{k: short[k] for k in spec.task_param_names})
+    except (TypeError, ValueError):
+        return None
+    return short
+
+
+def _measure(spec: Spec, params: dict[str, Any], sequences: tuple[int, int]) -> tuple[float, float]:
+    """(fixed seconds, seconds per sequence of all seeds) of one configuration on this machine."""
     from workers.trainer import train
 
-    out = {}
-    for model in spec.models:
-        params = probe_point(spec, model)
-        base = config_for(spec, params)
-        times = []
-        train(dataclasses.replace(base, max_sequences=10, seeds=1))  # load the compiled kernels
-        for n in sequences:
-            cfg = dataclasses.replace(base, max_sequences=n, reading="literal")
-            t0 = time.perf_counter()
-            train(cfg)
-            times.append(time.perf_counter() - t0)
-        (n1, n2), (t1, t2) = sequences, times
-        per = (t2 - t1) / (n2 - n1)
-        if per <= 0.1 * t2 / n2:  # timing noise (a loaded machine): charge all of it to training
-            per, fixed = t2 / n2, 0.0
-        else:
-            fixed = max(t1 - per * n1, 0.0)
-        lag = params.get(spec.lag_param) if spec.lag_param else None
-        out[model] = Probe(model, params, fixed, per, base.seeds, lag)
-    return out
+    base = config_for(spec, params)
+    train(dataclasses.replace(base, max_sequences=10, seeds=1))  # load the compiled kernels
+    times = []
+    for n in sequences:
+        cfg = dataclasses.replace(base, max_sequences=n, reading="literal")
+        t0 = time.perf_counter()
+        train(cfg)
+        times.append(time.perf_counter() - t0)
+    (n1, n2), (t1, t2) = sequences, times
+    per = (t2 - t1) / (n2 - n1)
+    if per <= 0.1 * t2 / n2:  # timing noise (a loaded machine): charge all of it to training
+        return 0.0, t2 / n2
+    return max(t1 - per * n1, 0.0), per
 
 
 def _trials_per_model(spec: Spec) -> dict[str, list[dict[str, Any]]]:
@@ -150,7 +193,7 @@ def estimate_seconds(spec: Spec, probes: dict[str, Probe], workers: int) -> tupl
             scale = 1.0
             if pr.lag and spec.lag_param and isinstance(p.get(spec.lag_param), int | float):
                 scale = float(p[spec.lag_param]) / float(pr.lag)
-            t = pr.fixed_s + pr.per_sequence_s * scale * spec.max_sequences
+            t = (pr.fixed_s + pr.per_sequence_s * spec.max_sequences) * scale  # linear in lag
             cpu += t
             longest = max(longest, t)
     return max(cpu / max(workers, 1), longest), cpu
@@ -183,8 +226,10 @@ def estimate_text(spec: Spec, workers: int, probes: dict[str, Probe] | None = No
             or k in spec.task_param_names
         )  # fmt: skip
         rate = pr.seeds / pr.per_sequence_s
+        at = pr.params.get(spec.lag_param) if spec.lag_param else None
+        scaled = f", measured at {spec.lag_param}={pr.lag} and scaled" if pr.lag != at else ""
         lines.append(
-            f"    probe {pr.model} ({shown or 'paper setup'}, {pr.seeds} seeds): "
+            f"    probe {pr.model} ({shown or 'paper setup'}, {pr.seeds} seeds{scaled}): "
             f"{rate:,.0f} seed-sequences/s, {pr.fixed_s:.1f} s per trial besides training"
         )
     lines.append(f"    (measured on this machine in {took:.1f} s)")

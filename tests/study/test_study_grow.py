@@ -72,6 +72,23 @@ def test_dry_run_estimates_time_and_warns_about_the_budget(
     assert "warning" not in out and "time:" not in out
 
 
+def test_dry_run_probe_is_bounded_in_time_at_a_long_lag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """At T = 100,000 a probe at the study's own lag would train for many minutes (its final
+    test alone is 2,560 sequences of 100,000 steps a seed): it measures at T = 100 and scales."""
+    spec = tmp_path / "long.toml"
+    spec.write_text(tiny_spec_text(max_sequences=500).replace("T = 12", "T = 100000"))
+    t0 = time.monotonic()
+    assert cli.main([str(spec), "--dry-run", "--storage", f"sqlite:///{tmp_path}/c.db"]) == 0
+    took = time.monotonic() - t0
+    out = capsys.readouterr().out
+    assert took < 90, took  # the probe's budget is 30 s
+    assert "probe lstm1997 (T=100000, blocks=2" in out and "measured at T=100 and scaled" in out
+    m = re.search(r"time: at most (\d+)(h|m)", out)
+    assert m and (m.group(2) == "h" or int(m.group(1)) >= 10), out  # 1,000x the cost at T=100
+
+
 def test_estimate_scales_with_budget_and_workers() -> None:
     from study import estimate
 
