@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 STORAGE ?= sqlite:///carousel.db
 SPEC ?= studies/demo.toml
 
-.PHONY: setup sysdeps test lint demo dashboard bench clean compose-test wheelhouse base-images
+.PHONY: setup sysdeps test lint demo dashboard bench clean compose-test load-test wheelhouse base-images
 
 # Re-runs pip only when pyproject.toml changed since the last install.
 $(STAMP): pyproject.toml
@@ -43,6 +43,11 @@ test: setup sysdeps
 # Debian when no registry answers), runs the stack, kills a worker and the launcher, tears down.
 compose-test: setup
 	$(BIN)/pytest -q -s -m compose tests/deploy/test_compose_stack.py
+
+# 2,000 tiny trials, 8 in flight, on the local-process stack while the dashboard's pages are
+# timed (under 2 s each): minutes, so not in `make test`.
+load-test: setup
+	CAROUSEL_LOAD_TEST=1 $(BIN)/pytest -q -s tests/deploy/test_local_load.py
 
 # Wheels for an offline image build (docker build --build-arg OFFLINE=1): the versions of .venv.
 wheelhouse: setup

@@ -1,11 +1,12 @@
-"""Load on the local stack (opt-in: ``CAROUSEL_LOAD_TEST=1``): 2,000 tiny trials, 8 in flight,
-every result written, the dashboard's pages rendered (read-only role) in under 2 s meanwhile.
+"""Load on the local stack (``make load-test``; opt-in: ``CAROUSEL_LOAD_TEST=1``): 2,000 tiny
+trials, 8 in flight, every result written, and every dashboard page answering in a real browser
+(headless Chromium against the served dashboard, on its read-only role) in under 2 s meanwhile.
 
-NOT YET VERIFIED TO PASS: on the 2-core development machine under a load average of ~47 (five
-engineers' test suites at once) the launcher ran 0.6 trials/s, so 2,000 trials would take most
-of an hour; it is kept out of ``make test`` until it has been run to completion on a quiet
-machine. Each trial is one Ray task whose final test alone trains nothing but evaluates 2,560
-sequences, so its floor is about 0.1 s of CPU a trial.
+A page "answers" when its figure, table or message is drawn (`dashboard.screenshot.READY`), timed
+from the navigation; the dashboard process has served each page once before the study starts
+(a running dashboard, not a cold start), and its query caches expire after 10 s, so most visits
+query the growing study afresh. The trials run at ``nice 10`` (deploy/ray-worker.sh), as batch
+work beside an interactive service should. Minutes on 2 cores, so not in ``make test``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
@@ -50,52 +52,56 @@ lr = {{low = 0.5, high = 4.0, log = true}}
 """
 """Many tiny trials (one seed, 20 sequences): the driver, Ray and PostgreSQL are what is loaded."""
 
-PAGES = ("studies", "robustness_map", "lag_curves", "sensitivity", "trial_detail")
 N_LOAD = 2000
 
 
-def _render(url: str, page: str) -> float:
-    """Seconds to render one dashboard page from cold caches, as the served app does (AppTest)."""
-    import streamlit as st
-    from streamlit.testing.v1 import AppTest
+def _visit(page: Any, url: str) -> float:
+    """Seconds from navigating to ``url`` until the page has drawn; no error on it."""
+    from dashboard.screenshot import READY
 
-    from dashboard.serve import APP
-
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    os.environ["CAROUSEL_STORAGE"] = url
     t0 = time.monotonic()
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.query_params["study"] = "load"
-    at.run()
-    at.switch_page(f"app_pages/{page}.py").run()
+    page.goto(url, timeout=60_000)
+    page.wait_for_selector(READY, timeout=60_000)
     took = time.monotonic() - t0
-    assert not at.exception, [e.value for e in at.exception]
+    assert page.locator("[data-testid='stException']").count() == 0, page.content()[-2000:]
     return took
 
 
 def test_load_2000_trials_8_in_flight_while_the_dashboard_answers(
-    stack: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    stack: LocalStack, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("CAROUSEL_STORAGE", stack.reader_url)
+    from playwright.sync_api import sync_playwright
+
+    from dashboard.screenshot import CHROMIUM, CHROMIUM_ARGS, PAGES
+
     stack.start_worker("worker-load", cpus=6)  # with worker-a's 2: 8 trials run at once
     stack.wait_cpus(8)
+    stack.wait_ready("dashboard")
     spec = tmp_path / "load.toml"
     spec.write_text(LOAD.format(n=N_LOAD))
-    t0 = time.monotonic()
-    proc = stack.launcher("launch-load", spec, "--max-in-flight 8")
-    wait_for_states(stack.url(), "load", 1, 1, alive=lambda: proc.poll() is None)
+    base = f"http://127.0.0.1:{stack.dashboard_port}"
     pages: dict[str, list[float]] = {p: [] for p in PAGES}
     most_running = 0
-    while proc.poll() is None:  # the dashboard's pages, on its read-only role, while it runs
-        for page in PAGES:
-            pages[page].append(_render(stack.reader_url, page))
-            states = trial_states(stack.url(), "load")
-            most_running = max(most_running, states.count("RUNNING"))
-            if proc.poll() is not None:
-                break
-            time.sleep(2.0)  # a reader's pace: the test must not be what loads the machine
-    wall = time.monotonic() - t0
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+            t0 = time.monotonic()
+            proc = stack.launcher("launch-load", spec, "--max-in-flight 8")
+            wait_for_states(stack.url(), "load", 1, 1, alive=lambda: proc.poll() is None)
+            for path in PAGES.values():  # the dashboard has served each page once
+                _visit(tab, f"{base}/{path}?study=load")
+            while proc.poll() is None:  # every page, on the read-only role, while it runs
+                for name, path in PAGES.items():
+                    pages[name].append(_visit(tab, f"{base}/{path}?study=load"))
+                    states = trial_states(stack.url(), "load")
+                    most_running = max(most_running, states.count("RUNNING"))
+                    if proc.poll() is not None:
+                        break
+                    time.sleep(1.0)  # a reader's pace
+            wall = time.monotonic() - t0
+        finally:
+            browser.close()
     assert proc.wait() == 0, stack.log("launch-load")[-4000:]
     study = optuna.load_study(study_name="load", storage=stack.url())
     states = [t.state for t in study.get_trials(deepcopy=False)]
@@ -115,12 +121,13 @@ def test_load_2000_trials_8_in_flight_while_the_dashboard_answers(
         engine.dispose()
     assert (n_rows, n_seeds) == (N_LOAD, N_LOAD)  # every result written, one seed row each
     assert most_running >= 8
-    rendered = [s for times in pages.values() for s in times]
-    assert len(rendered) >= len(PAGES)
+    visits = [s for times in pages.values() for s in times]
+    assert len(visits) >= 2 * len(PAGES)
     worst = {p: max(t) for p, t in pages.items() if t}
+    median = sorted(visits)[len(visits) // 2]
     print(
         f"\nload: {N_LOAD} trials in {wall:.0f} s ({N_LOAD / wall:.1f} trials/s), at most "
-        f"{most_running} running; {len(rendered)} page renders meanwhile, slowest "
-        + ", ".join(f"{p} {s:.2f} s" for p, s in worst.items())
+        f"{most_running} running; {len(visits)} page visits meanwhile, median {median:.2f} s, "
+        "slowest " + ", ".join(f"{p} {s:.2f} s" for p, s in worst.items())
     )
-    assert max(rendered) < 2.0, worst
+    assert max(visits) < 2.0, worst

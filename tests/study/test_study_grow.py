@@ -187,7 +187,7 @@ def test_growing_grid_values_and_models_runs_only_the_new_points(
     storage_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = storage_url
-    small = tiny_spec(tmp_path, name="wide", lrs="[2.0]", max_sequences=2000)
+    small = tiny_spec(tmp_path, name="wide", lrs="[2.0]", max_sequences=300)
     small.write_text(small.read_text().replace("seeds = 4", "seeds = 2"))
     assert cli.main([str(small), "--storage", url, "--no-progress"]) == 0
     before = seed_rows(url, "wide")
