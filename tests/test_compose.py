@@ -175,7 +175,7 @@ def test_the_ray_scripts_use_options_ray_start_has(name: str) -> None:
     text = _script(name).read_text()
     command: list[str] = []  # the `ray start` command line and its continuation lines
     for line in text.splitlines():
-        if command or line.lstrip().startswith(("exec ray start", "ray start")):
+        if command or re.match(r"(exec )?(nice( -n \S+)? )?ray start", line.lstrip()):
             command.append(line)
             if not line.rstrip().endswith("\\"):
                 break
