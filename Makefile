@@ -46,7 +46,7 @@ compose-test: setup
 
 # 2,000 tiny trials, 8 in flight, on the local-process stack while the dashboard's pages are
 # timed (under 2 s each): minutes, so not in `make test`.
-load-test: setup
+load-test: setup sysdeps
 	CAROUSEL_LOAD_TEST=1 $(BIN)/pytest -q -s tests/deploy/test_local_load.py
 
 # Wheels for an offline image build (docker build --build-arg OFFLINE=1): the versions of .venv.
