@@ -30,7 +30,11 @@ def wilson_interval(
     k: np.ndarray | float, n: np.ndarray | float, z: float = Z95
 ) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score 95% interval for k successes out of n trials (elementwise; NaN where
-    n == 0), from ``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")``.
+    n == 0): ``(k + z^2/2) / (n + z^2) -+ z / (n + z^2) * sqrt(k (n - k) / n + z^2 / 4)``.
+
+    The closed form, vectorised: the same bounds as ``scipy.stats.binomtest(k, n)
+    .proportion_ci(method="wilson")`` (a test holds them to it), which computes one interval per
+    call and cost a 2,000-cell map 2 s.
 
     Example:
         >>> lo, hi = wilson_interval(4, 4)
@@ -40,18 +44,15 @@ def wilson_interval(
         >>> round(float(lo), 3), round(float(hi), 3)
         (0.0, 0.278)
     """
-    from scipy.stats import binomtest, norm
-
-    level = float(2 * norm.cdf(z) - 1)
-
-    def one(k1: float, n1: float) -> tuple[float, float]:
-        if not n1 > 0:
-            return math.nan, math.nan
-        ci = binomtest(int(k1), int(n1)).proportion_ci(level, method="wilson")
-        return float(ci.low), float(ci.high)
-
-    with np.errstate(invalid="ignore"):  # NaN counts (cells the study did not run)
-        low, high = np.vectorize(one, otypes=[float, float])(k, n)
+    k = np.asarray(k, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):  # NaN counts, n == 0: NaN
+        ok = n > 0
+        z2 = z * z
+        centre = (k + z2 / 2) / (n + z2)
+        half = z / (n + z2) * np.sqrt(np.maximum(k * (n - k) / n, 0.0) + z2 / 4)
+        low = np.where(ok, np.clip(centre - half, 0.0, 1.0), np.nan)
+        high = np.where(ok, np.clip(centre + half, 0.0, 1.0), np.nan)
     return np.asarray(low), np.asarray(high)
 
 

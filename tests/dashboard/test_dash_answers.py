@@ -66,13 +66,22 @@ def test_robust_optimum_prefers_the_column_solved_at_every_lag() -> None:
     assert best is not None and best[1] == 3
 
 
-def test_wilson_interval_is_scipys() -> None:
+def test_wilson_interval_is_scipys_and_vectorised() -> None:
+    import time
+
     from scipy.stats import binomtest
 
-    lo, hi = stats.wilson_interval(np.array([0, 3, 17]), np.array([4, 4, 24]))
-    for i, (k, n) in enumerate(((0, 4), (3, 4), (17, 24))):
-        ci = binomtest(k, n).proportion_ci(0.95, method="wilson")
-        assert (lo[i], hi[i]) == pytest.approx((ci.low, ci.high), abs=1e-9)
+    pairs = [(k, n) for n in (1, 2, 3, 4, 7, 10, 24, 64, 100) for k in range(n + 1)]
+    k, n = np.array(pairs).T
+    lo, hi = stats.wilson_interval(k, n)
+    for i, (k1, n1) in enumerate(pairs):
+        ci = binomtest(int(k1), int(n1)).proportion_ci(0.95, method="wilson")
+        assert (lo[i], hi[i]) == pytest.approx((ci.low, ci.high), abs=1e-12)
+    # a 10,000-cell map in one vectorised call (one scipy call per cell took ~1 ms each)
+    big = np.random.default_rng(0).integers(0, 25, 10_000)
+    t0 = time.perf_counter()
+    lo, hi = stats.wilson_interval(np.minimum(big, 24), np.full(10_000, 24))
+    assert time.perf_counter() - t0 < 0.5 and np.all(lo <= hi)
 
 
 # -- the map -----------------------------------------------------------------------------------
