@@ -80,8 +80,8 @@ from numba.core import config as _numba_config
 
 from models.baselines import GATE_BLOCKS, PARAM_NAMES
 from workers.kernels import simd
-from workers.kernels.simd import logistic as _sig
-from workers.kernels.simd import tanh as _th
+from workers.kernels.simd import logistic_inlined as _sig
+from workers.kernels.simd import tanh_inlined as _th
 
 LANES = 16
 """Nets per SIMD chunk (a compile-time constant: one AVX-512 register of float32)."""

@@ -175,6 +175,30 @@ def _tanh_overload(x):  # numba compares this signature with the implementations
     return lambda x: tanh64(x)
 
 
+def logistic_inlined(x: float) -> float:
+    """`logistic`, inlined at numba IR level (numba only).
+
+    For a kernel whose loop is one function with fully unrolled constant-count lane loops
+    (`workers.kernels.baselines`, SLP-vectorised): no call is left when LLVM unrolls them. Not
+    inside ``inline="always"`` stages: there numba 0.68.1 loses the stage's stores."""
+    raise NotImplementedError
+
+
+def tanh_inlined(x: float) -> float:
+    """`tanh`, inlined at numba IR level (numba only); see `logistic_inlined`."""
+    raise NotImplementedError
+
+
+@overload(logistic_inlined, inline="always")
+def _logistic_inlined_overload(x):  # numba compares this signature with the implementations
+    return _logistic_overload(x)
+
+
+@overload(tanh_inlined, inline="always")
+def _tanh_inlined_overload(x):  # numba compares this signature with the implementations
+    return _tanh_overload(x)
+
+
 # ----------------------------------------------------------------------------------------------
 # No-alias scratch arrays: `zeros(shape, like)` wraps a calloc'd buffer (an array without a numba
 # owner), `release((a, b, ...))` frees a whole set of them at the end of the kernel.
