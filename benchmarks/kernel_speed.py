@@ -1,4 +1,4 @@
-"""Training speed of the compiled 1997 kernel (`workers.kernel`) on adding-problem shapes.
+"""Training speed of the compiled 1997 kernel (`workers.kernels.lstm1997`) on adding-problem shapes.
 
 The paper's adding net (Exp. 4: I=2 via A=2 sparse pairs, O=1, 2 blocks x 2 cells, 93 weights),
 sequence lengths uniform in [T, 1.1 T], one error slot at the end, on-line SGD (one update per
@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from models.layout import Lstm1997Layout, init_weights
-from workers.kernel import kernel_config, train_block
+from workers.kernels.lstm1997 import kernel_config, train_block
 
 LAYOUT = Lstm1997Layout(n_inputs=2, n_outputs=1, blocks=2, cells_per_block=2)
 WORK = 1_500_000

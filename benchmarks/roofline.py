@@ -4,17 +4,17 @@ Measures, on one core, in one run:
 
 * peak: a 2048 x 2048 matrix product (numpy/OpenBLAS and torch, 1 thread, float64 and float32);
   the best of the two libraries is the "measured single-core peak" of that precision;
-* the kernel: `workers.kernel.train_block` on pre-generated adding-problem data (T=100, the
-  paper's 2 blocks x 2 cells net, 93 weights, K=64 lanes, B sequences per lane per call, lr 1e-9),
-  float64 and float32; sequences/s, and GFLOP/s from the analytic count below;
+* the kernel: `workers.kernels.lstm1997.train_block` on pre-generated adding-problem data (T=100,
+  the paper's 2 blocks x 2 cells net, 93 weights, K=64 lanes, B sequences per lane per call, lr
+  1e-9), float64 and float32; sequences/s, and GFLOP/s from the analytic count below;
 * what bounds it: time per lane-step against the number of lanes K (SIMD width and working set),
   against the net size (blocks), the share of the step spent in the logistic evaluations
   (a micro-benchmark of the kernel's own inlined logistic in the same lane-innermost loops), and
   the rate of the kernel's dominant loop (a load-FMA-store over a lane array, ``P[r, k] +=
   c[k] * u[r, k]``) against its working set (L1 / L2).
 
-FLOP count (per lane; FMA = 2 flops; the counts follow the loops `workers.kernel._run` executes
-for the dense-input mode the adding problem uses; I inputs, A input pairs per step, O outputs,
+FLOP count (per lane; FMA = 2 flops; the counts follow the loops the kernel `_run` executes for the
+dense-input mode the adding problem uses; I inputs, A input pairs per step, O outputs,
 C blocks of S cells, CS = C*S, Hn = C*(S+2) hidden units, nh = existing columns of a hidden row
 (here all U = I + Hn + 1), no = existing output columns (cells + bias)):
 
@@ -43,11 +43,11 @@ from __future__ import annotations
 
 import os
 
-# One thread everywhere, set before numpy is imported (OpenBLAS reads it once, at import).
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("MKL_NUM_THREADS", "1")
-os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+# One thread everywhere, set before numpy is imported (OpenBLAS reads it once, at import);
+# workers.remote imports nothing numeric at module level.
+from workers.remote import THREAD_ENV
+
+os.environ.update({var: os.environ.get(var, one) for var, one in THREAD_ENV.items()})
 
 import argparse
 import ctypes
@@ -63,8 +63,9 @@ import torch
 from numba import njit
 
 from models.layout import Lstm1997Layout, init_weights
-from workers import kernel
 from workers.backends import LaneBatch
+from workers.kernels import lstm1997 as kernel
+from workers.kernels import simd
 from workers.remote import pin_threads
 from workers.tasks import make_task
 
@@ -168,7 +169,7 @@ class Flops:
 
 
 def flop_count(lay: Lstm1997Layout, A: int) -> Flops:
-    """The per-lane flop count of `workers.kernel._run` (dense inputs, g2/h1, both gates)."""
+    """The per-lane flop count of the 1997 kernel (dense inputs, g2/h1, both gates)."""
     assert lay.has_input_gate and lay.has_output_gate and not lay.forget_gate
     I, O, C, S = lay.n_inputs, lay.n_outputs, lay.blocks, lay.cells_per_block
     CS, Hn = C * S, lay.n_hidden
@@ -273,7 +274,7 @@ def _logistic_loop(x: np.ndarray, out: np.ndarray, reps: int) -> None:
     for _ in range(reps):
         for i in range(n):
             for k in range(nl):
-                out[i, k] = kernel._logistic(x[i, k] - out[i, k])
+                out[i, k] = simd.logistic(x[i, k] - out[i, k])
 
 
 @njit(error_model="numpy", fastmath={"contract"})  # type: ignore[misc]
@@ -322,7 +323,7 @@ def hot_kib(lay: Lstm1997Layout, lanes: int) -> float:
 
 
 def loops_per_step(lay: Lstm1997Layout, A: int) -> int:
-    """Innermost (lane) loops `workers.kernel._run` runs per training step (dense inputs)."""
+    """Innermost (lane) loops the 1997 kernel runs per training step (dense inputs)."""
     I, O, C, CS, Hn, U = lay.n_inputs, lay.n_outputs, lay.blocks, lay.n_cells, lay.n_hidden, lay.U
     no = int(lay.mask_o[0].sum())
     return I * (1 + A) + Hn + Hn * U + 2 * C + 4 * CS + CS + CS * U + 2 * O + O * no + Hn
@@ -339,6 +340,26 @@ def l1d_kib() -> int:
     except (OSError, ValueError):
         pass
     return 48
+
+
+def simd_isa() -> tuple[str, int]:
+    """This CPU's widest SIMD extension and its vector width in bits (from /proc/cpuinfo)."""
+    try:
+        flags = next(
+            (ln.split(":", 1)[1].split() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+             if ln.startswith("flags")),
+            [],
+        )  # fmt: skip
+    except OSError:
+        flags = []
+    for flag, name, bits in (
+        ("avx512f", "AVX-512", 512),
+        ("avx2", "AVX2", 256),
+        ("avx", "AVX", 256),
+    ):
+        if flag in flags:
+            return name, bits
+    return "SSE2", 128
 
 
 def cpu_name() -> str:
@@ -494,6 +515,10 @@ def write(R: dict[str, Any]) -> None:
     sizes = R["sizes"]
     gf_sizes = [r["float64_gf"] for r in sizes]
     lg = R["logistic"]
+    isa, bits = simd_isa()
+    reg = {512: "zmm", 256: "ymm"}.get(bits, "xmm")
+    vec64 = bits // 64  # float64 lanes per vector
+    gemm_of_fma = peak["float64"]["gemm"] / peak["float64"]["fma"]
     lines = [
         "# roofline: the 1997 LSTM kernel's floating-point rate against this core's peak",
         "",
@@ -501,7 +526,8 @@ def write(R: dict[str, Any]) -> None:
         f"{' --quick' if R['quick'] else ''}` on {cpu_name()} ({os.cpu_count()} cores), one "
         "thread; load average "
         f"(1/5/15 min) {R['load0']} at the start, {R['load1']} at the end. "
-        f"`workers.kernel.train_block` on the adding problem T={R['T']} with the paper's 2x2 net "
+        f"`workers.kernels.lstm1997.train_block` on the adding problem T={R['T']} with the paper's "
+        "2x2 net "
         f"({lay.n_weights} weights), K=64 lanes x 250 sequences per call, lr 1e-9 (no seed "
         "stops), data generated before the timing; median of the calls.",
         "",
@@ -519,11 +545,11 @@ def write(R: dict[str, Any]) -> None:
         )
     lines += [
         "",
-        f"OpenBLAS runs its `{R['blas_core']}` kernels on this CPU (AVX2 when it says Haswell), "
-        "and MKL does not take its AVX-512 path on AMD either: the GEMM peak is about half of "
-        "what the FMA units issue. The last column (16 dependent FMAs per element, 512 "
-        "independent elements, everything in zmm registers, compiled by numba like the kernel) "
-        "is the AVX-512 FMA ceiling; fractions of both are given.",
+        f"This CPU's widest SIMD extension is {isa} ({bits}-bit vectors); OpenBLAS runs its "
+        f"`{R['blas_core']}` kernels. The float64 GEMM peak is {gemm_of_fma:.0%} of what the "
+        "FMA units issue: the last column (16 dependent FMAs per element, 512 independent "
+        f"elements, everything in {reg} registers, compiled by numba like the kernel) is the "
+        f"{isa} FMA ceiling; fractions of both are given.",
         "",
         "## The kernel",
         "",
@@ -610,38 +636,60 @@ def write(R: dict[str, Any]) -> None:
         "## Reading",
         "",
         f"* **{f64['frac']:.0%} of the GEMM peak in float64, {f32['frac']:.0%} in float32** "
-        f"({f64['frac_fma']:.0%} / {f32['frac_fma']:.0%} of the FMA units' AVX-512 ceiling). "
+        f"({f64['frac_fma']:.0%} / {f32['frac_fma']:.0%} of the FMA units' {isa} ceiling). "
         f"Counting a logistic as one flop, the nominal rate is {f64['nominal']:.1f} / "
         f"{f32['nominal']:.1f} GFLOP/s.",
-        "* **What bounds it: the loads and stores of the lane-array loops (operands in memory, "
-        f"not registers).** The kernel's float64 rate, {f64['gflops']:.1f} GFLOP/s, is "
-        f"{f64['gflops'] / fma_l1:.0%} of the measured ceiling of its own loop pattern "
-        f"(load-FMA-store over lane arrays: {fma_l1:.1f} GFLOP/s in L1, {fma_l2:.1f} from L2); "
-        f"float32 {f32['gflops']:.1f} against {fma32_l1:.1f} "
-        f"({f32['gflops'] / fma32_l1:.0%}). Every FMA of a step reads its operands from and "
-        "writes its result to memory (net inputs, partials and gradients are all lane arrays; "
-        f"one training step is {loops_per_step(lay, 2)} short SIMD loops of 8 zmm vectors at 64 "
-        "float64 lanes), where a GEMM keeps its accumulators in registers.",
-        f"* Not the FMA units: the register-resident FMA loop runs {peak['float64']['fma']:.0f} "
-        f"GFLOP/s, {peak['float64']['fma'] / f64['gflops']:.1f}x the kernel's rate.",
-        f"* Not cache capacity: per lane-step {k32['float64_ns']:.1f} ns at K=32 and "
-        f"{k64['float64_ns']:.1f} ns at K=64 in float64 although W + P_c + P_in grow from "
-        f"{k32['ws64']:.0f} KiB (fits the {l1d_kib()} KiB L1) to {k64['ws64']:.0f} KiB "
-        "(does not), and the "
-        f"float64 rate stays at {min(gf_sizes):.1f}-{max(gf_sizes):.1f} GFLOP/s from 1 to 4 "
-        f"blocks ({sizes[0]['ws64']:.0f} to {sizes[-1]['ws64']:.0f} KiB).",
-        f"* Not the transcendentals: the {fl.logistics} logistic evaluations per step take "
-        f"{lg['float64']['share']:.0%} (float64) / {lg['float32']['share']:.0%} (float32) of "
-        f"the step time although they are {36 * fl.logistics / (fl.step + 36 * fl.logistics):.0%}"
-        " of the counted float64 flops: they run in registers at "
-        f"{lg['float64']['gflops']:.0f} GFLOP/s.",
+    ]
+    # Each statement below follows from this run's numbers; the thresholds are stated with it.
+    loop_share = f64["gflops"] / fma_l1
+    if loop_share >= 0.5:
+        lines.append(
+            "* **What bounds it: the loads and stores of the lane-array loops (operands in "
+            f"memory, not registers).** The kernel's float64 rate, {f64['gflops']:.1f} GFLOP/s, "
+            f"is {loop_share:.0%} (>= 50%) of the measured ceiling of its own loop pattern "
+            f"(load-FMA-store over lane arrays: {fma_l1:.1f} GFLOP/s in L1, {fma_l2:.1f} from "
+            f"L2); float32 {f32['gflops']:.1f} against {fma32_l1:.1f} "
+            f"({f32['gflops'] / fma32_l1:.0%}). One training step is "
+            f"{loops_per_step(lay, 2)} short SIMD loops of {64 // vec64} {reg} vectors at 64 "
+            "float64 lanes, each reading and writing memory, where a GEMM keeps its "
+            "accumulators in registers."
+        )
+    else:
+        lines.append(
+            f"* The kernel's float64 rate, {f64['gflops']:.1f} GFLOP/s, is only "
+            f"{loop_share:.0%} (< 50%) of its own loop pattern's ceiling ({fma_l1:.1f} GFLOP/s "
+            "in L1): something besides the lane-array loads and stores costs time here "
+            "(loop overhead, the per-step bookkeeping, or a loop that did not vectorise)."
+        )
+    fma_x = peak["float64"]["fma"] / f64["gflops"]
+    lines.append(
+        f"* {'Not' if fma_x >= 2 else 'Close to'} the FMA units: the register-resident FMA "
+        f"loop runs {peak['float64']['fma']:.0f} GFLOP/s, {fma_x:.1f}x the kernel's rate."
+    )
+    grow = k64["float64_ns"] / k32["float64_ns"]
+    spread = max(gf_sizes) / max(min(gf_sizes), 1e-9)
+    cache_free = grow <= 1.2 and spread <= 1.3
+    lines.append(
+        f"* {'Not' if cache_free else 'Possibly'} cache capacity: per lane-step "
+        f"{k32['float64_ns']:.1f} ns at K=32 and {k64['float64_ns']:.1f} ns at K=64 in float64 "
+        f"({grow:.2f}x; W + P_c + P_in {k32['ws64']:.0f} -> {k64['ws64']:.0f} KiB against the "
+        f"{l1d_kib()} KiB L1), and the float64 rate spans {min(gf_sizes):.1f}-"
+        f"{max(gf_sizes):.1f} GFLOP/s from 1 to 4 blocks ({sizes[0]['ws64']:.0f} to "
+        f"{sizes[-1]['ws64']:.0f} KiB; 'not' when both stay within 20% / 30%)."
+    )
+    share64 = lg["float64"]["share"]
+    lines.append(
+        f"* {'Not' if share64 < 0.3 else 'Partly'} the transcendentals: the {fl.logistics} "
+        f"logistic evaluations per step take {share64:.0%} (float64) / "
+        f"{lg['float32']['share']:.0%} (float32) of the step time, "
+        f"{36 * fl.logistics / (fl.step + 36 * fl.logistics):.0%} of the counted float64 flops "
+        f"('not' below 30%); they run at {lg['float64']['gflops']:.0f} GFLOP/s."
+    )
+    lines += [
         f"* Lanes amortise the per-loop overhead: {k1['float64_ns']:.0f} ns per lane-step at "
         f"K=1, {k8['float64_ns']:.0f} at K=8, {k64['float64_ns']:.0f} at K=64 (float64). "
-        f"float32 packs 16 lanes per vector instead of 8: {f32['seq_s'] / f64['seq_s']:.2f}x.",
-        "* What would move it: keeping a row's net input and a cell's partials in registers "
-        "across the column loop (register blocking over several rows or columns per pass), so "
-        "that an FMA costs fewer loads and stores; the cache level and the logistic are not "
-        "where the time goes.",
+        f"float32 packs {2 * vec64} lanes per {reg} vector instead of {vec64}: "
+        f"{f32['seq_s'] / f64['seq_s']:.2f}x.",
     ]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n")

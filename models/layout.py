@@ -1,7 +1,7 @@
 """Where every weight of a 1997 LSTM net lives: unit order, connection masks, paper weight counts.
 
-The torch reference (`models.lstm1997`) and the compiled kernel (`workers.kernel`) share this one
-layout, so weights can be copied between them and compared element by element.
+The torch reference (`models.lstm1997`) and the compiled kernel (`workers.kernels.lstm1997`) share
+this one layout, so weights can be copied between them and compared element by element.
 
 Hidden units, block by block (block j of C, S cells each)::
 

@@ -1,6 +1,7 @@
 """The 1997 LSTM of Hochreiter & Schmidhuber, as K independent nets in one torch module.
 
-This is the readable reference and the test oracle for the compiled kernel (`workers.kernel`).
+This is the readable reference and the test oracle for the compiled kernel
+(`workers.kernels.lstm1997`).
 Equations (paper Sec. 4 and Appendix A.1; f = logistic sigmoid)::
 
     u(t)        = [x(t), y(t-1), 1]                    # inputs, every hidden unit at t-1, bias
@@ -47,8 +48,96 @@ def squash(kind: str, x: torch.Tensor) -> torch.Tensor:
     raise ValueError(f"unknown squashing function {kind!r}")
 
 
+State = tuple[torch.Tensor, torch.Tensor]
+"""A cell's state between steps: (y_hidden (K, Hn), the CECs s (K, C*S))."""
+
+
+class Lstm1997Cell(nn.Module):
+    """One time step of K 1997 LSTM nets: ``(x(t), state) -> (y(t), state)``, the equations of the
+    module docstring in the layout's unit order. Holds no weights: the layer passes its masked
+    ``Wh (K, Hn, U)`` and ``Wo (K, O, Uo)`` to every step.
+
+    Example:
+        >>> lay = Lstm1997Layout(n_inputs=2, n_outputs=1)
+        >>> cell = Lstm1997Cell(lay)
+        >>> state = cell.zero_state(3, torch.float64)
+        >>> Wh, Wo = torch.zeros(3, lay.n_hidden, lay.U), torch.zeros(3, 1, lay.Uo)
+        >>> y, state = cell(torch.zeros(3, 2), state, Wh.double(), Wo.double())
+        >>> y.shape, state[1].shape
+        (torch.Size([3, 1]), torch.Size([3, 4]))
+    """
+
+    _cell: torch.Tensor
+    _blk: torch.Tensor
+    _in: torch.Tensor | None
+    _out: torch.Tensor | None
+    _fg: torch.Tensor | None
+
+    def __init__(
+        self,
+        layout: Lstm1997Layout,
+        g: str = "g2",
+        h: str = "h1",
+        gradient: Literal["truncated", "full"] = "truncated",
+    ) -> None:
+        super().__init__()
+        if gradient not in ("truncated", "full"):
+            raise ValueError(f"gradient must be 'truncated' or 'full', got {gradient!r}")
+        self.layout, self.g, self.h, self.gradient = layout, g, h, gradient
+        lay = layout
+        # Index buffers (not plain attributes) so that .to(device) moves them: index_copy needs
+        # its index on the same device as the state.
+        for name, idx in (
+            ("_cell", lay.cell),
+            ("_blk", lay.cell_block),
+            ("_in", lay.in_gate if lay.has_input_gate else None),
+            ("_out", lay.out_gate if lay.has_output_gate else None),
+            ("_fg", lay.forget if lay.forget_gate else None),
+        ):
+            self.register_buffer(name, None if idx is None else torch.tensor(idx), persistent=False)
+
+    def zero_state(self, K: int, dtype: torch.dtype, device: torch.device | str = "cpu") -> State:
+        """All activations 0 at the start of a sequence (paper Sec. 5)."""
+        lay = self.layout
+        return (
+            torch.zeros(K, lay.n_hidden, dtype=dtype, device=device),
+            torch.zeros(K, lay.n_cells, dtype=dtype, device=device),
+        )
+
+    def forward(
+        self, x: torch.Tensor, state: State, Wh: torch.Tensor, Wo: torch.Tensor
+    ) -> tuple[torch.Tensor, State]:
+        """x (K, I) -> outputs (K, O) and the next state."""
+        y_prev, s = state
+        one = torch.ones(x.shape[0], 1, dtype=x.dtype, device=x.device)
+        rec = y_prev.detach() if self.gradient == "truncated" else y_prev
+        u = torch.cat([x, rec, one], dim=1)  # (K, U)
+        net = torch.bmm(Wh, u.unsqueeze(2)).squeeze(2)  # (K, Hn)
+        f_in = torch.sigmoid(net[:, self._in]) if self._in is not None else None  # (K, C)
+        f_out = torch.sigmoid(net[:, self._out]) if self._out is not None else None
+        y_in = f_in[:, self._blk] if f_in is not None else 1.0  # per cell (K, CS)
+        y_out = f_out[:, self._blk] if f_out is not None else 1.0
+        z = squash(self.g, net[:, self._cell])  # (K, CS)
+        if self._fg is not None:
+            f_fg = torch.sigmoid(net[:, self._fg])
+            s = f_fg[:, self._blk] * s + y_in * z
+        else:
+            s = s + y_in * z  # the CEC
+        y_c = y_out * squash(self.h, s)  # (K, CS)
+        v = torch.cat([y_c, x, one], dim=1)  # (K, Uo)
+        y = torch.sigmoid(torch.bmm(Wo, v.unsqueeze(2)).squeeze(2))  # (K, O)
+        y_hidden = torch.zeros_like(net).index_copy(1, self._cell, y_c)
+        for units, act in ((self._in, f_in), (self._out, f_out)):
+            if units is not None and act is not None:
+                y_hidden = y_hidden.index_copy(1, units, act)
+        if self._fg is not None:
+            y_hidden = y_hidden.index_copy(1, self._fg, f_fg)
+        return y, (y_hidden, s)
+
+
 class Lstm1997(nn.Module):
-    """K independent 1997 LSTM nets sharing one layout.
+    """K independent 1997 LSTM nets sharing one layout: the weights, and `Lstm1997Cell` run over
+    time.
 
     Args:
         layout: units and connectivity (`models.layout.Lstm1997Layout`).
@@ -67,11 +156,6 @@ class Lstm1997(nn.Module):
 
     mask_h: torch.Tensor
     mask_o: torch.Tensor
-    _cell: torch.Tensor
-    _blk: torch.Tensor
-    _in: torch.Tensor | None
-    _out: torch.Tensor | None
-    _fg: torch.Tensor | None
 
     def __init__(
         self,
@@ -83,24 +167,12 @@ class Lstm1997(nn.Module):
         dtype: torch.dtype = torch.float64,
     ) -> None:
         super().__init__()
-        if gradient not in ("truncated", "full"):
-            raise ValueError(f"gradient must be 'truncated' or 'full', got {gradient!r}")
+        self.cell = Lstm1997Cell(layout, g, h, gradient)
         self.layout, self.K, self.g, self.h, self.gradient = layout, K, g, h, gradient
         self.Wh = nn.Parameter(torch.zeros(K, layout.n_hidden, layout.U, dtype=dtype))
         self.Wo = nn.Parameter(torch.zeros(K, layout.n_outputs, layout.Uo, dtype=dtype))
         self.register_buffer("mask_h", torch.tensor(layout.mask_h, dtype=dtype))
         self.register_buffer("mask_o", torch.tensor(layout.mask_o, dtype=dtype))
-        lay = layout
-        # Index buffers (not plain attributes) so that .to(device) moves them: index_copy needs
-        # its index on the same device as the state.
-        for name, idx in (
-            ("_cell", lay.cell),
-            ("_blk", lay.cell_block),
-            ("_in", lay.in_gate if lay.has_input_gate else None),
-            ("_out", lay.out_gate if lay.has_output_gate else None),
-            ("_fg", lay.forget if lay.forget_gate else None),
-        ):
-            self.register_buffer(name, None if idx is None else torch.tensor(idx), persistent=False)
 
     @property
     def n_weights(self) -> int:
@@ -130,34 +202,11 @@ class Lstm1997(nn.Module):
             (K, T, O) output activations at every step.
         """
         K, T, _ = x.shape
-        lay = self.layout
         Wh = self.Wh * self.mask_h  # (K, Hn, U); masked weights get no gradient
         Wo = self.Wo * self.mask_o  # (K, O, Uo)
-        one = torch.ones(K, 1, dtype=x.dtype, device=x.device)
-        y_prev = torch.zeros(K, lay.n_hidden, dtype=x.dtype, device=x.device)
-        s = torch.zeros(K, lay.n_cells, dtype=x.dtype, device=x.device)
+        state = self.cell.zero_state(K, x.dtype, x.device)
         outs = []
         for t in range(T):
-            rec = y_prev.detach() if self.gradient == "truncated" else y_prev
-            u = torch.cat([x[:, t], rec, one], dim=1)  # (K, U)
-            net = torch.bmm(Wh, u.unsqueeze(2)).squeeze(2)  # (K, Hn)
-            y_in = torch.sigmoid(net[:, self._in])[:, self._blk] if self._in is not None else 1.0
-            y_out = torch.sigmoid(net[:, self._out])[:, self._blk] if self._out is not None else 1.0
-            z = squash(self.g, net[:, self._cell])  # (K, CS)
-            if self._fg is not None:
-                s = torch.sigmoid(net[:, self._fg])[:, self._blk] * s + y_in * z
-            else:
-                s = s + y_in * z  # the CEC
-            y_c = y_out * squash(self.h, s)  # (K, CS)
-            v = torch.cat([y_c, x[:, t], one], dim=1)  # (K, Uo)
-            outs.append(torch.sigmoid(torch.bmm(Wo, v.unsqueeze(2)).squeeze(2)))  # (K, O)
-            y_new = torch.zeros_like(net)
-            y_new = y_new.index_copy(1, self._cell, y_c)
-            if self._in is not None:
-                y_new = y_new.index_copy(1, self._in, torch.sigmoid(net[:, self._in]))
-            if self._out is not None:
-                y_new = y_new.index_copy(1, self._out, torch.sigmoid(net[:, self._out]))
-            if self._fg is not None:
-                y_new = y_new.index_copy(1, self._fg, torch.sigmoid(net[:, self._fg]))
-            y_prev = y_new
+            y, state = self.cell(x[:, t], state, Wh, Wo)
+            outs.append(y)
         return torch.stack(outs, dim=1)

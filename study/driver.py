@@ -57,16 +57,9 @@ from study.space import config_for, grid_points, make_pruner, make_sampler, n_pl
 from study.spec import Choice, Spec
 from study.storage import make_engine, optuna_storage
 from workers.config import TrialConfig, TrialResult
-from workers.remote import run_trial
+from workers.remote import THREAD_ENV, run_trial
 
 T = TypeVar("T")
-THREAD_ENV = {
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "NUMBA_NUM_THREADS": "1",
-}
-"""One numeric thread per worker: N single-thread workers on N cores scale linearly."""
 INTERRUPTED_MSG = "interrupted: the driver stopped while this trial ran; it runs again on resume"
 MAX_DUPLICATES = 1000
 """Consecutive repeated proposals after which a search counts its space as exhausted."""

@@ -96,7 +96,7 @@ class TrialRow(Base):
     """TrialConfig.key(): the configuration, for finding re-queued duplicates."""
     model: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(16))
-    """RUNNING / COMPLETE / FAIL (mirrors Optuna)."""
+    """RUNNING / COMPLETE / PRUNED / FAIL (mirrors Optuna; `study.record` writes all four)."""
     n_seeds: Mapped[int | None] = mapped_column(Integer, nullable=True)
     n_solved: Mapped[int | None] = mapped_column(Integer, nullable=True)
     n_diverged: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -1,11 +1,13 @@
 """Training backends: how K nets take one block of on-line SGD steps.
 
-Both backends train K independent nets, lane k on its own sequences, one sequence per weight
+Every backend trains K independent nets, lane k on its own sequences, one sequence per weight
 update (the paper's on-line protocol), and report the outputs at the error slots of every training
 sequence as computed *before* its update (what "processed correctly" means in the paper).
 
 * :class:`KernelBackend`: the 1997 LSTM with the paper's truncated gradient, computed by forward
-  accumulation in a numba kernel (`workers.kernel`), K lanes vectorised. The fast path.
+  accumulation in a numba kernel (`workers.kernels.lstm1997`), K lanes vectorised. The fast path.
+* :class:`BaselineKernelBackend`: Elman, GRU and forget-gate LSTM with full BPTT, compiled
+  (`workers.kernels.baselines`), K lanes vectorised.
 * :class:`TorchBackend`: any registered model (baselines, full-gradient or forget-gate 1997
   nets, TCN, Transformer) with batched torch autograd, under the paper's on-line SGD or a modern
   recipe (`workers.protocols`); runs on CUDA when asked. The general path, and the only one for
@@ -73,9 +75,9 @@ class KernelBackend:
     name = "kernel"
 
     def __init__(self, model: Any, dtype: type = np.float64) -> None:
-        from workers import kernel  # numba compiles (or loads its cache) only when used
+        from workers.kernels import lstm1997  # numba compiles (or loads its cache) when used
 
-        self._kernel = kernel
+        self._kernel = lstm1997
         lay = model.layout
         Wh, Wo = model.weights()
         self.dtype = dtype
@@ -83,7 +85,7 @@ class KernelBackend:
         self.Wo: np.ndarray = np.ascontiguousarray(Wo, dtype=dtype)
         self.mask_h: np.ndarray = np.ascontiguousarray(lay.mask_h, dtype=dtype)
         self.mask_o: np.ndarray = np.ascontiguousarray(lay.mask_o, dtype=dtype)
-        self.cfg = kernel.kernel_config(lay, g=model.g, h=model.h)
+        self.cfg = lstm1997.kernel_config(lay, g=model.g, h=model.h)
 
     def _arrays(self, lb: LaneBatch) -> tuple[np.ndarray, ...]:
         # the kernel reads SequenceBatch's own dtypes (int32 indices, float64 values): no copies
@@ -132,14 +134,14 @@ class KernelBackend:
 
 
 class BaselineKernelBackend:
-    """Elman, GRU and forget-gate LSTM with full BPTT, compiled (`workers.kernel_baselines`)."""
+    """Elman, GRU and forget-gate LSTM with full BPTT, compiled (`workers.kernels.baselines`)."""
 
     name = "kernel"
 
     def __init__(self, model: Any, kind: str, dtype: type = np.float64) -> None:
-        from workers import kernel_baselines  # numba loads its cache only when used
+        from workers.kernels import baselines  # numba loads its cache only when used
 
-        self._kb, self.kind = kernel_baselines, kind
+        self._kb, self.kind = baselines, kind
         self.params: dict[str, np.ndarray] = {
             n: np.ascontiguousarray(a, dtype=dtype) for n, a in model.weights().items()
         }

@@ -1,8 +1,9 @@
 """The thin process-side entry point Ray (or any executor) calls: plain data in, plain data out.
 
 It pins the numeric libraries to one thread, so N worker processes on N cores scale linearly
-(a second intra-op thread buys nothing at these sizes; see reference/trainer-performance.md),
-then calls the pure trainer. It imports no Ray: the driver wraps it with ``ray.remote``.
+(a second intra-op thread buys nothing at these sizes; `benchmarks/results/ray_scaling.md`
+measures the scaling), then calls the pure trainer. It imports no Ray: the driver wraps it with
+``ray.remote``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,15 @@ from __future__ import annotations
 import contextlib
 import os
 from typing import Any
+
+THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "NUMBA_NUM_THREADS": "1",
+}
+"""One numeric thread per worker: N single-thread workers on N cores scale linearly. Read when a
+library loads, so set before numpy/torch/numba are imported (Ray's ``runtime_env``) or at once."""
 
 _PINNED = False
 
@@ -19,8 +29,8 @@ def pin_threads() -> None:
     global _PINNED
     if _PINNED:
         return
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
+    for var, value in THREAD_ENV.items():
+        os.environ.setdefault(var, value)
     import torch
 
     torch.set_num_threads(1)

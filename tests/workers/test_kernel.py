@@ -14,7 +14,7 @@ import torch
 
 from models.layout import Lstm1997Layout, init_weights
 from models.lstm1997 import Lstm1997
-from workers.kernel import forward_block, kernel_config, train_block
+from workers.kernels.lstm1997 import forward_block, kernel_config, train_block
 
 Data = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 

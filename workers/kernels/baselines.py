@@ -27,15 +27,15 @@ walks the steps in reverse carrying ``dh`` (and ``dc`` for the LSTM), and every 
 b_hh; equal to dxp except GRU's n block, ``dhp_n = dxp_n * r``), and
 ``dh_{t-1} = W_hh^T dhp + (GRU: z dh)``.
 
-Speed: as `workers.kernel` (the 1997 net), the K nets run in chunks of ``LANES`` lanes with the lane
-index innermost and contiguous in every internal array (``W_hh (G, H, LANES)``, stored states
-``(T, G, LANES)`` ...), so every inner loop is a SIMD loop across nets. Three things make LLVM
-actually emit SIMD code for those loops (each worth ~2-4x): every scratch array is its own malloc'd
-buffer (LLVM then knows the arrays do not alias; numba's own arrays carry no such guarantee), the
+Speed: as `workers.kernels.lstm1997` (the 1997 net), the K nets run in chunks of ``LANES`` lanes
+with the lane index innermost and contiguous in every internal array (``W_hh (G, H, LANES)``,
+stored states ``(T, G, LANES)`` ...), so every inner loop is a SIMD loop across nets. Three things
+make LLVM actually emit SIMD code for those loops (each worth ~2-4x): every scratch array is its
+own calloc'd buffer (`workers.kernels.simd.zeros`: LLVM then knows the arrays do not alias), the
 SLP vectoriser (off in numba by default) is switched on while this kernel compiles (the loops have
 the constant trip count LANES and get unrolled fully, which only SLP re-vectorises), and the
-logistic function (and tanh(x) = 2 f(2x) - 1) is an inlined, branch-free polynomial exp, because
-libm's exp does not vectorise. Multiply-adds may fuse (FMA). Lanes of a chunk run their b-th
+logistic function (and tanh(x) = 2 f(2x) - 1) is the shared branch-free polynomial of `simd`,
+because libm's exp does not vectorise. Multiply-adds may fuse (FMA). Lanes of a chunk run their b-th
 sequences in lock step up to the longest; a lane past its own end computes on padding, but its
 error there is exactly zero, so nothing it computes there reaches its weights.
 No arithmetic mixes lanes and no control flow depends on a lane's values, so a diverged (NaN) lane
@@ -45,6 +45,10 @@ Inputs are sparse (A (index, value) pairs per step, duplicates add up). With few
 (``I <= 16 A``) they are scattered into dense SIMD columns ("dense" mode); otherwise each lane
 gathers its A columns of W_ih ("sparse" mode) and, since W_ih is never read in the backward pass,
 its gradient is applied in place step by step (rounding differs from the summed update by ~T ulp).
+
+Size note: ~650 lines, over the usual ~400: the compiled loop `_run` is still one function for the
+three kinds (forward, backward, update inline); splitting it into named stages like
+`workers.kernels.lstm1997_stages` is the next step (issue 9).
 
 Differences from `TorchBackend` (none affects training): slots at or past a sequence's length are
 ignored (torch would read an output computed on padding), ``out_y`` is 0 at unused slots (torch
@@ -71,13 +75,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from llvmlite import ir
-from numba import carray, njit, types
-from numba.core import cgutils
+from numba import njit
 from numba.core import config as _numba_config
-from numba.extending import intrinsic, overload
 
 from models.baselines import GATE_BLOCKS, PARAM_NAMES
+from workers.kernels import simd
+from workers.kernels.simd import logistic_inlined as _sig
+from workers.kernels.simd import tanh_inlined as _th
 
 LANES = 16
 """Nets per SIMD chunk (a compile-time constant: one AVX-512 register of float32)."""
@@ -85,163 +89,8 @@ LANES = 16
 KIND_CODES: dict[str, int] = {"elman": 0, "gru": 1, "lstm_forget": 2}
 """The kernel's integer code of each baseline kind."""
 
-INPUT_MODES = {"auto": 0, "dense": 1, "sparse": 2}
-"""How inputs enter the SIMD loops: scattered into dense columns (small I) or gathered per lane."""
-
 DENSE_MAX_PER_PAIR = 16
 """``inputs="auto"`` goes dense when ``I <= DENSE_MAX_PER_PAIR * A`` (A = active pairs per step)."""
-
-
-# ----------------------------------------------------------------------------------------------
-# Vectorisable logistic and tanh (the construction of `workers.kernel`). exp(x) = 2^n exp(r),
-# |r| <= ln2/2, exp(r) by its Taylor polynomial (degree 13 in float64, 7 in float32), 2^n from bits.
-# Branch-free (clamps by np.minimum/np.maximum, which keep NaN) and inlined at numba IR level:
-# LLVM vectorises the lane loops only if no call is left in them.
-
-
-def _bits_as_f64_typing(typingctx: Any, x: Any) -> Any:
-    sig = types.float64(types.int64)
-
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        return builder.bitcast(args[0], context.get_value_type(types.float64))
-
-    return sig, codegen
-
-
-_bits_as_f64: Any = intrinsic(_bits_as_f64_typing)
-
-
-def _bits_as_f32_typing(typingctx: Any, x: Any) -> Any:
-    sig = types.float32(types.int32)
-
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        return builder.bitcast(args[0], context.get_value_type(types.float32))
-
-    return sig, codegen
-
-
-_bits_as_f32: Any = intrinsic(_bits_as_f32_typing)
-
-
-@njit(inline="always", error_model="numpy", fastmath={"contract"})  # type: ignore[misc]
-def _logistic64(x: Any) -> Any:
-    z = np.minimum(np.maximum(-x, -708.0), 708.0)  # NaN passes through and stays NaN
-    nf = np.floor(z * 1.4426950408889634 + 0.5)
-    r = (z - nf * 0.693145751953125) - nf * 1.4286068203094173e-06
-    p = 1.0 / 6227020800.0
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
-    n = np.fmax(nf, -1100.0)  # never convert NaN to an integer (its p is NaN anyway)
-    return 1.0 / (1.0 + p * _bits_as_f64((np.int64(n) + 1023) << 52))
-
-
-@njit(inline="always", error_model="numpy", fastmath={"contract"})  # type: ignore[misc]
-def _tanh64(x: Any) -> Any:
-    return 2.0 * _logistic64(2.0 * x) - 1.0
-
-
-_F = np.float32
-_C32 = (_F(1 / 5040), _F(1 / 720), _F(1 / 120), _F(1 / 24), _F(1 / 6), _F(0.5), _F(1.0))
-_Q7, _Q6, _Q5, _Q4, _Q3, _Q2, _ONE32 = _C32
-_LOG2E32, _HALF32, _TWO32, _NAN_N32 = _F(1.4426950408889634), _F(0.5), _F(2.0), _F(-200.0)
-_LN2HI32, _LN2LO32 = _F(0.693359375), _F(-2.12194440e-4)
-_HI32, _LO32 = _F(87.0), _F(-87.0)
-
-
-@njit(inline="always", error_model="numpy", fastmath={"contract"})  # type: ignore[misc]
-def _logistic32(x: Any) -> Any:
-    z = np.minimum(np.maximum(-x, _LO32), _HI32)
-    nf = np.floor(z * _LOG2E32 + _HALF32)
-    r = (z - nf * _LN2HI32) - nf * _LN2LO32
-    p = _Q7
-    p = p * r + _Q6
-    p = p * r + _Q5
-    p = p * r + _Q4
-    p = p * r + _Q3
-    p = p * r + _Q2
-    p = p * r + _ONE32
-    p = p * r + _ONE32
-    n = np.fmax(nf, _NAN_N32)
-    return _ONE32 / (_ONE32 + p * _bits_as_f32((np.int32(n) + np.int32(127)) << np.int32(23)))
-
-
-@njit(inline="always", error_model="numpy", fastmath={"contract"})  # type: ignore[misc]
-def _tanh32(x: Any) -> Any:
-    return _TWO32 * _logistic32(_TWO32 * x) - _ONE32
-
-
-def _sig(x: float) -> float:
-    """f(x) = 1 / (1 + exp(-x)) in the precision of x (numba only)."""
-    raise NotImplementedError
-
-
-def _th(x: float) -> float:
-    """tanh(x) = 2 f(2x) - 1 in the precision of x (numba only)."""
-    raise NotImplementedError
-
-
-@overload(_sig, inline="always")
-def _sig_overload(x):  # numba compares this signature with the implementations
-    if isinstance(x, types.Float) and x.bitwidth == 32:
-        return lambda x: _logistic32(x)
-    return lambda x: _logistic64(x)
-
-
-@overload(_th, inline="always")
-def _th_overload(x):  # numba compares this signature with the implementations
-    if isinstance(x, types.Float) and x.bitwidth == 32:
-        return lambda x: _tanh32(x)
-    return lambda x: _tanh64(x)
-
-
-# ----------------------------------------------------------------------------------------------
-# Scratch buffers straight from libc malloc. LLVM knows that a malloc'd buffer aliases no other
-# memory, so loops storing into one can be vectorised (numba's own arrays get no such guarantee,
-# and every SIMD loop over the lanes would stay scalar).
-
-
-def _malloc_typing(typingctx: Any, n: Any, like: Any) -> Any:
-    """Uninitialised buffer of ``n`` elements of ``like``'s dtype; free it with `_free`."""
-    dt = like.dtype
-
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        ty = context.get_value_type(dt)
-        fnty = ir.FunctionType(ir.IntType(8).as_pointer(), [ir.IntType(64)])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "malloc")
-        fn.return_value.add_attribute("noalias")
-        size = context.get_constant(types.intp, context.get_abi_sizeof(ty))
-        n = builder.add(args[0], context.get_constant(types.intp, 1))  # never malloc(0)
-        raw = builder.call(fn, [builder.mul(n, size)])
-        return builder.bitcast(raw, ty.as_pointer())
-
-    return types.CPointer(dt)(types.intp, like), codegen
-
-
-_malloc: Any = intrinsic(_malloc_typing)
-
-
-def _free_typing(typingctx: Any, ptr: Any) -> Any:
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer()])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "free")
-        builder.call(fn, [builder.bitcast(args[0], ir.IntType(8).as_pointer())])
-        return context.get_dummy_value()
-
-    return types.void(ptr), codegen
-
-
-_free: Any = intrinsic(_free_typing)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -249,7 +98,7 @@ _free: Any = intrinsic(_free_typing)
 # loops), one variant per weight dtype.
 
 
-@njit(cache=True, error_model="numpy", fastmath={"contract"})  # type: ignore[misc]
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})  # type: ignore[misc]
 def _run(
     kind: int,
     W_ih: np.ndarray,
@@ -269,7 +118,7 @@ def _run(
     train: bool,
     out_y: np.ndarray,
 ) -> None:
-    K, G, I = W_ih.shape
+    G, I = W_ih.shape[1], W_ih.shape[2]
     H = W_hh.shape[2]
     O = W_o.shape[1]
     B, T, A = idx.shape[1], idx.shape[2], idx.shape[3]
@@ -283,87 +132,44 @@ def _run(
     cst[0], cst[1], cst[2] = 0.0, 1.0, lr
     zero, one, lr_ = cst[0], cst[1], cst[2]
 
-    # Lanes that run at all (n_seq > 0), packed into chunks.
-    lanes = np.empty(K, np.int64)
-    n_act = 0
-    for k in range(K):
-        if n_seq[k] > 0:
-            lanes[n_act] = k
-            n_act += 1
+    lanes, n_act = simd.active_lanes(n_seq)  # lanes that run at all, packed into chunks
 
-    # Every float scratch array lives in its own malloc'd buffer (freed at the end): LLVM knows
-    # those alias nothing else, so it can vectorise the loops that store into them.
+    # Every float scratch array is its own calloc'd buffer (`simd.zeros`), freed at the end.
     Ti = max(T, 1)
     Id = I if dense else 1
     Ai = max(A, 1)
-    p_Wi = _malloc(G * I * L, W_hh)
-    p_Wh = _malloc(G * H * L, W_hh)
-    p_bi = _malloc(G * L, W_hh)
-    p_bh = _malloc(G * L, W_hh)
-    p_Wo = _malloc(O * H * L, W_hh)
-    p_bo = _malloc(O * L, W_hh)
-    p_gWi = _malloc(G * Id * L, W_hh)
-    p_gWh = _malloc(G * H * L, W_hh)
-    p_gbi = _malloc(G * L, W_hh)
-    p_gbh = _malloc(G * L, W_hh)
-    p_gWo = _malloc(O * H * L, W_hh)
-    p_gbo = _malloc(O * L, W_hh)
-    p_xs = _malloc(Ti * Id * L, W_hh)
-    p_hs = _malloc((Ti + 1) * H * L, W_hh)
-    p_cs = _malloc((Ti + 1) * H * L, W_hh)
-    p_gt = _malloc(Ti * G * L, W_hh)
-    p_aux = _malloc(Ti * H * L, W_hh)
-    p_dho = _malloc(Ti * H * L, W_hh)
-    p_xp = _malloc(G * L, W_hh)
-    p_hp = _malloc(G * L, W_hh)
-    p_dxp = _malloc(G * L, W_hh)
-    p_dhp = _malloc(G * L, W_hh)
-    p_dh = _malloc(H * L, W_hh)
-    p_dhr = _malloc(H * L, W_hh)
-    p_dc = _malloc(H * L, W_hh)
-    p_y = _malloc(O * L, W_hh)
-    p_tg = _malloc(O * L, W_hh)
-    p_dl = _malloc(O * L, W_hh)
-    p_on = _malloc(L, W_hh)
-    p_em = _malloc(L, W_hh)
-    p_sv = _malloc(Ti * Ai * L, W_hh)
-    Wi = carray(p_Wi, (G, I, L))  # weights of the chunk, lane innermost
-    Wh = carray(p_Wh, (G, H, L))
-    bi = carray(p_bi, (G, L))
-    bh = carray(p_bh, (G, L))
-    Wo = carray(p_Wo, (O, H, L))
-    bo = carray(p_bo, (O, L))
-    gWi = carray(p_gWi, (G, Id, L))  # gradient of the current sequence (W_ih: dense mode only)
-    gWh = carray(p_gWh, (G, H, L))
-    gbi = carray(p_gbi, (G, L))
-    gbh = carray(p_gbh, (G, L))
-    gWo = carray(p_gWo, (O, H, L))
-    gbo = carray(p_gbo, (O, L))
-    xs = carray(p_xs, (Ti, Id, L))  # dense inputs of every step
-    hs = carray(p_hs, (Ti + 1, H, L))  # h(t - 1) at index t; h(-1) = 0
-    cs = carray(p_cs, (Ti + 1, H, L))  # LSTM: c(t - 1) at index t
-    gt = carray(p_gt, (Ti, G, L))  # gate activations (GRU r z n, LSTM i f g o)
-    aux = carray(p_aux, (Ti, H, L))  # GRU: hp_n = W_hn h + b_hn; LSTM: tanh(c)
-    dho = carray(p_dho, (Ti, H, L))  # dE/dh(t) through the output at step t
-    xp = carray(p_xp, (G, L))
-    hp = carray(p_hp, (G, L))
-    dxp = carray(p_dxp, (G, L))
-    dhp = carray(p_dhp, (G, L))
-    dh = carray(p_dh, (H, L))
-    dhr = carray(p_dhr, (H, L))  # dE/dh(t) through step t + 1
-    dc = carray(p_dc, (H, L))  # LSTM: dE/dc(t) through step t + 1
-    y = carray(p_y, (O, L))
-    tg = carray(p_tg, (O, L))
-    dl = carray(p_dl, (O, L))
-    on = carray(p_on, L)  # 1: lane trains (or evaluates) its b-th sequence
-    em = carray(p_em, L)  # 1: lane has an error slot now
-    sval = carray(p_sv, (Ti, Ai, L))  # sparse mode: input values of the current sequence
-    for a2 in (Wi, Wh, gWi, gWh, gWo, xs, hs, cs, gt, aux, dho, sval):
-        a2[:] = zero
-    for a1 in (bi, bh, bo, gbi, gbh, gbo, xp, hp, dxp, dhp, dh, dhr, dc, y, tg, dl):
-        a1[:] = zero
-    on[:] = zero
-    em[:] = zero
+    z = simd.zeros
+    Wi = z((G, I, L), W_hh)  # weights of the chunk, lane innermost
+    Wh = z((G, H, L), W_hh)
+    bi = z((G, L), W_hh)
+    bh = z((G, L), W_hh)
+    Wo = z((O, H, L), W_hh)
+    bo = z((O, L), W_hh)
+    gWi = z((G, Id, L), W_hh)  # gradient of the current sequence (W_ih: dense mode only)
+    gWh = z((G, H, L), W_hh)
+    gbi = z((G, L), W_hh)
+    gbh = z((G, L), W_hh)
+    gWo = z((O, H, L), W_hh)
+    gbo = z((O, L), W_hh)
+    xs = z((Ti, Id, L), W_hh)  # dense inputs of every step
+    hs = z((Ti + 1, H, L), W_hh)  # h(t - 1) at index t; h(-1) = 0
+    cs = z((Ti + 1, H, L), W_hh)  # LSTM: c(t - 1) at index t
+    gt = z((Ti, G, L), W_hh)  # gate activations (GRU r z n, LSTM i f g o)
+    aux = z((Ti, H, L), W_hh)  # GRU: hp_n = W_hn h + b_hn; LSTM: tanh(c)
+    dho = z((Ti, H, L), W_hh)  # dE/dh(t) through the output at step t
+    xp = z((G, L), W_hh)
+    hp = z((G, L), W_hh)
+    dxp = z((G, L), W_hh)
+    dhp = z((G, L), W_hh)
+    dh = z((H, L), W_hh)
+    dhr = z((H, L), W_hh)  # dE/dh(t) through step t + 1
+    dc = z((H, L), W_hh)  # LSTM: dE/dc(t) through step t + 1
+    y = z((O, L), W_hh)
+    tg = z((O, L), W_hh)
+    dl = z((O, L), W_hh)
+    on = z((L,), W_hh)  # 1: lane trains (or evaluates) its b-th sequence
+    em = z((L,), W_hh)  # 1: lane has an error slot now
+    sval = z((Ti, Ai, L), W_hh)  # sparse mode: input values of the current sequence
     ln = np.zeros(L, np.int64)
     n_slot = np.zeros(L, np.int64)
     ptr = np.zeros(L, np.int64)
@@ -407,26 +213,12 @@ def _run(
                 Tb = max(Tb, ln[kk])
             any_err[:Tb] = False
             for kk in range(nl):
-                n_slot[kk] = 0
                 ptr[kk] = 0
-                if on[kk] == zero:
-                    continue
-                kg = lane[kk]
-                for e in range(E):
-                    st = target_steps[kg, b, e]
-                    if st < 0 or st >= ln[kk]:
-                        for o in range(O):
-                            out_y[kg, b, e, o] = 0.0
-                        continue
-                    q = n_slot[kk]  # insertion sort, stable; O(E) for increasing steps
-                    while q > 0 and slot_t[kk, q - 1] > st:
-                        slot_t[kk, q] = slot_t[kk, q - 1]
-                        slot_e[kk, q] = slot_e[kk, q - 1]
-                        q -= 1
-                    slot_t[kk, q] = st
-                    slot_e[kk, q] = e
-                    n_slot[kk] += 1
-                    any_err[st] = True
+                n_slot[kk] = 0
+                if on[kk] != zero:
+                    n_slot[kk] = simd.sort_slots(
+                        kk, lane[kk], b, ln[kk], target_steps, out_y, slot_t, slot_e, any_err
+                    )
 
             # Inputs of sequence b, lane innermost; dense mode scatters them into columns.
             if dense:
@@ -689,10 +481,8 @@ def _run(
                         W_o[kg, o, j] = Wo[o, j, kk]
                     b_o[kg, o] = bo[o, kk]
 
-    for p in (p_Wi, p_Wh, p_bi, p_bh, p_Wo, p_bo, p_gWi, p_gWh, p_gbi, p_gbh, p_gWo, p_gbo, p_xs,
-              p_hs, p_cs, p_gt, p_aux, p_dho, p_xp, p_hp, p_dxp, p_dhp, p_dh, p_dhr, p_dc, p_y,
-              p_tg, p_dl, p_on, p_em, p_sv):  # fmt: skip
-        _free(p)
+    simd.release((Wi, Wh, bi, bh, Wo, bo, gWi, gWh, gbi, gbh, gWo, gbo, xs, hs, cs, gt, aux, dho,
+                  xp, hp, dxp, dhp, dh, dhr, dc, y, tg, dl, on, em, sval))  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------
@@ -713,17 +503,15 @@ def _prepare(
 ) -> tuple[Any, ...]:
     if kind not in KIND_CODES:
         raise ValueError(f"unknown baseline {kind!r}; known: {sorted(KIND_CODES)}")
-    if inputs not in INPUT_MODES:
-        raise ValueError(f"inputs must be one of {sorted(INPUT_MODES)}, got {inputs!r}")
     W_ih, W_hh, b_ih, b_hh, W_o, b_o = weights
     dt = W_hh.dtype
     if dt not in (np.float32, np.float64):
         raise TypeError(f"weights must be float32 or float64, got {dt}")
-    for name, a in (*zip(PARAM_NAMES, weights, strict=True), ("out_y", out_y)):
+    arrays = {**dict(zip(PARAM_NAMES, weights, strict=True)), "out_y": out_y}
+    for name, a in arrays.items():
         if a.dtype != dt:
             raise TypeError(f"{name} must have the weights' dtype {dt}, got {a.dtype}")
-        if not a.flags.c_contiguous or ((name == "out_y" or train) and not a.flags.writeable):
-            raise ValueError(f"{name} must be C-contiguous (and writeable where written)")
+    simd.check_writable(arrays, set(arrays) if train else {"out_y"})
     K, G, I = W_ih.shape
     H = W_hh.shape[2]
     O = W_o.shape[1]
@@ -731,28 +519,23 @@ def _prepare(
         raise ValueError(f"{kind}: W_ih has {G} rows, expected {GATE_BLOCKS[kind]} x H = {H}")
     B, T, A = idx.shape[1:]
     E = target_steps.shape[-1]
-    expect = {
-        "idx": (idx.shape, (K, B, T, A)),
-        "W_hh": (W_hh.shape, (K, G, H)),
-        "b_ih": (b_ih.shape, (K, G)),
-        "b_hh": (b_hh.shape, (K, G)),
-        "W_o": (W_o.shape, (K, O, H)),
-        "b_o": (b_o.shape, (K, O)),
-        "val": (val.shape, (K, B, T, A)),
-        "lengths": (lengths.shape, (K, B)),
-        "target_steps": (target_steps.shape, (K, B, E)),
-        "n_seq": (np.shape(n_seq), (K,)),
-        "out_y": (out_y.shape, (K, B, E, O)),
-    }
-    for name, (got, want) in expect.items():
-        if tuple(got) != want:
-            raise ValueError(f"{name} has shape {tuple(got)}, expected {want}")
-    if idx.size and (idx.min() < 0 or idx.max() >= I):
-        raise ValueError(f"input indices must lie in [0, {I})")
-    if lengths.size and lengths.max() > T:
-        raise ValueError(f"lengths exceed the padded length T={T}")
-    mode = INPUT_MODES[inputs]
-    dense = mode == 1 or (mode == 0 and W_ih.shape[2] <= DENSE_MAX_PER_PAIR * max(A, 1))
+    simd.check_shapes(
+        {
+            "idx": (idx.shape, (K, B, T, A)),
+            "W_hh": (W_hh.shape, (K, G, H)),
+            "b_ih": (b_ih.shape, (K, G)),
+            "b_hh": (b_hh.shape, (K, G)),
+            "W_o": (W_o.shape, (K, O, H)),
+            "b_o": (b_o.shape, (K, O)),
+            "val": (val.shape, (K, B, T, A)),
+            "lengths": (lengths.shape, (K, B)),
+            "target_steps": (target_steps.shape, (K, B, E)),
+            "n_seq": (np.shape(n_seq), (K,)),
+            "out_y": (out_y.shape, (K, B, E, O)),
+        }
+    )
+    simd.check_sequences(idx, lengths, I)
+    dense = simd.dense_inputs(inputs, I, A, DENSE_MAX_PER_PAIR)
     return (
         np.ascontiguousarray(idx, dtype=np.int32),
         np.ascontiguousarray(val, dtype=dt),
@@ -788,214 +571,6 @@ def _call_run(*args: Any) -> None:
     _READY.add(key)
 
 
-def _train(
-    kind: str,
-    weights: tuple[np.ndarray, ...],
-    idx: np.ndarray,
-    val: np.ndarray,
-    lengths: np.ndarray,
-    targets: np.ndarray,
-    target_steps: np.ndarray,
-    n_seq: np.ndarray,
-    lr: float,
-    out_y: np.ndarray,
-    inputs: str,
-) -> None:
-    idx, val, lengths, steps, n_seq, dense = _prepare(
-        kind, weights, idx, val, lengths, target_steps, n_seq, out_y, inputs, True
-    )
-    tg = np.ascontiguousarray(targets, dtype=out_y.dtype)
-    if tg.shape != out_y.shape:
-        raise ValueError(f"targets has shape {tg.shape}, expected {out_y.shape}")
-    code = KIND_CODES[kind]
-    _call_run(code, *weights, idx, val, lengths, tg, steps, n_seq, float(lr), dense, True, out_y)
-
-
-def _forward(
-    kind: str,
-    weights: tuple[np.ndarray, ...],
-    idx: np.ndarray,
-    val: np.ndarray,
-    lengths: np.ndarray,
-    target_steps: np.ndarray,
-    n_seq: np.ndarray,
-    out_y: np.ndarray,
-    inputs: str,
-) -> None:
-    idx, val, lengths, steps, n_seq, dense = _prepare(
-        kind, weights, idx, val, lengths, target_steps, n_seq, out_y, inputs, False
-    )
-    tg = np.zeros((1, 1, 1, 1), dtype=out_y.dtype)
-    code = KIND_CODES[kind]
-    _call_run(code, *weights, idx, val, lengths, tg, steps, n_seq, 0.0, dense, False, out_y)
-
-
-_TRAIN_DOC = """Train K {name} nets on-line, one sequence per update, with full BPTT.
-
-    Lane k trains on ``n_seq[k]`` of its B sequences, in order; ``n_seq[k] == 0`` freezes it (its
-    weights and its ``out_y`` rows are not touched).
-
-    Args:
-        W_ih, W_hh, b_ih, b_hh, W_o, b_o: the K nets' parameters as in `models.baselines`
-            ((K, G, I), (K, G, H), (K, G), (K, G), (K, O, H), (K, O); G = {blocks} H), all
-            float32 or all float64, C-contiguous, updated in place.
-        idx: (K, B, T, A) int: active input units per step (`SequenceBatch.idx` per lane).
-        val: (K, B, T, A) float: their values (duplicate indices add up).
-        lengths: (K, B) int: steps ``t >= lengths`` are padding.
-        targets: (K, B, E, O) float: targets at the error slots.
-        target_steps: (K, B, E) int: step of each error slot, -1 = unused (slots at or past the
-            sequence's length are ignored as well).
-        n_seq: (K,) int: sequences lane k trains on (a prefix of its B).
-        lr: learning rate; ``W -= lr * dE/dW`` with ``E = 1/2 sum (y - target)^2`` over the used
-            slots of one sequence, after that sequence.
-        out_y: (K, B, E, O), weights' dtype: receives the outputs at the error slots from the
-            forward pass of each trained sequence, before its update; 0 at unused slots; rows
-            ``b >= n_seq[k]`` are not written.
-        inputs: "auto", "dense" or "sparse" (a speed choice; results agree to rounding).
-    """
-
-_FORWARD_DOC = """Outputs of K {name} nets at the error slots, without learning.
-
-    Same arrays as `train_block_{kind}` without ``targets`` and ``lr``; the weights are only
-    read. ``out_y[k, b]`` is written for ``b < n_seq[k]`` (pass ``np.full(K, B)`` for all).
-    """
-
-
-def train_block_elman(
-    W_ih: np.ndarray,
-    W_hh: np.ndarray,
-    b_ih: np.ndarray,
-    b_hh: np.ndarray,
-    W_o: np.ndarray,
-    b_o: np.ndarray,
-    idx: np.ndarray,
-    val: np.ndarray,
-    lengths: np.ndarray,
-    targets: np.ndarray,
-    target_steps: np.ndarray,
-    n_seq: np.ndarray,
-    lr: float,
-    out_y: np.ndarray,
-    inputs: str = "auto",
-) -> None:
-    w = (W_ih, W_hh, b_ih, b_hh, W_o, b_o)
-    _train("elman", w, idx, val, lengths, targets, target_steps, n_seq, lr, out_y, inputs)
-
-
-def train_block_gru(
-    W_ih: np.ndarray,
-    W_hh: np.ndarray,
-    b_ih: np.ndarray,
-    b_hh: np.ndarray,
-    W_o: np.ndarray,
-    b_o: np.ndarray,
-    idx: np.ndarray,
-    val: np.ndarray,
-    lengths: np.ndarray,
-    targets: np.ndarray,
-    target_steps: np.ndarray,
-    n_seq: np.ndarray,
-    lr: float,
-    out_y: np.ndarray,
-    inputs: str = "auto",
-) -> None:
-    w = (W_ih, W_hh, b_ih, b_hh, W_o, b_o)
-    _train("gru", w, idx, val, lengths, targets, target_steps, n_seq, lr, out_y, inputs)
-
-
-def train_block_lstm_forget(
-    W_ih: np.ndarray,
-    W_hh: np.ndarray,
-    b_ih: np.ndarray,
-    b_hh: np.ndarray,
-    W_o: np.ndarray,
-    b_o: np.ndarray,
-    idx: np.ndarray,
-    val: np.ndarray,
-    lengths: np.ndarray,
-    targets: np.ndarray,
-    target_steps: np.ndarray,
-    n_seq: np.ndarray,
-    lr: float,
-    out_y: np.ndarray,
-    inputs: str = "auto",
-) -> None:
-    w = (W_ih, W_hh, b_ih, b_hh, W_o, b_o)
-    _train("lstm_forget", w, idx, val, lengths, targets, target_steps, n_seq, lr, out_y, inputs)
-
-
-def forward_block_elman(
-    W_ih: np.ndarray,
-    W_hh: np.ndarray,
-    b_ih: np.ndarray,
-    b_hh: np.ndarray,
-    W_o: np.ndarray,
-    b_o: np.ndarray,
-    idx: np.ndarray,
-    val: np.ndarray,
-    lengths: np.ndarray,
-    target_steps: np.ndarray,
-    n_seq: np.ndarray,
-    out_y: np.ndarray,
-    inputs: str = "auto",
-) -> None:
-    w = (W_ih, W_hh, b_ih, b_hh, W_o, b_o)
-    _forward("elman", w, idx, val, lengths, target_steps, n_seq, out_y, inputs)
-
-
-def forward_block_gru(
-    W_ih: np.ndarray,
-    W_hh: np.ndarray,
-    b_ih: np.ndarray,
-    b_hh: np.ndarray,
-    W_o: np.ndarray,
-    b_o: np.ndarray,
-    idx: np.ndarray,
-    val: np.ndarray,
-    lengths: np.ndarray,
-    target_steps: np.ndarray,
-    n_seq: np.ndarray,
-    out_y: np.ndarray,
-    inputs: str = "auto",
-) -> None:
-    w = (W_ih, W_hh, b_ih, b_hh, W_o, b_o)
-    _forward("gru", w, idx, val, lengths, target_steps, n_seq, out_y, inputs)
-
-
-def forward_block_lstm_forget(
-    W_ih: np.ndarray,
-    W_hh: np.ndarray,
-    b_ih: np.ndarray,
-    b_hh: np.ndarray,
-    W_o: np.ndarray,
-    b_o: np.ndarray,
-    idx: np.ndarray,
-    val: np.ndarray,
-    lengths: np.ndarray,
-    target_steps: np.ndarray,
-    n_seq: np.ndarray,
-    out_y: np.ndarray,
-    inputs: str = "auto",
-) -> None:
-    w = (W_ih, W_hh, b_ih, b_hh, W_o, b_o)
-    _forward("lstm_forget", w, idx, val, lengths, target_steps, n_seq, out_y, inputs)
-
-
-_NAMES = {"elman": "Elman", "gru": "GRU", "lstm_forget": "LstmForget"}
-for _kind, _train_fn in (
-    ("elman", train_block_elman),
-    ("gru", train_block_gru),
-    ("lstm_forget", train_block_lstm_forget),
-):
-    _train_fn.__doc__ = _TRAIN_DOC.format(name=_NAMES[_kind], blocks=GATE_BLOCKS[_kind])
-for _kind, _forward_fn in (
-    ("elman", forward_block_elman),
-    ("gru", forward_block_gru),
-    ("lstm_forget", forward_block_lstm_forget),
-):
-    _forward_fn.__doc__ = _FORWARD_DOC.format(name=_NAMES[_kind], kind=_kind)
-
-
 def _weights(params: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
     missing = [n for n in PARAM_NAMES if n not in params]
     if missing:
@@ -1016,10 +591,39 @@ def train_block(
     out_y: np.ndarray,
     inputs: str = "auto",
 ) -> None:
-    """`train_block_<kind>` with the parameters as a dict (`models.baselines.PARAM_NAMES`, each
-    ``(K, ...)``, all float32 or all float64, C-contiguous), updated in place."""
+    """Train K nets of one baseline kind on-line, one sequence per update, with full BPTT.
+
+    Lane k trains on ``n_seq[k]`` of its B sequences, in order; ``n_seq[k] == 0`` freezes it (its
+    weights and its ``out_y`` rows are not touched).
+
+    Args:
+        kind: "elman", "gru" or "lstm_forget" (`KIND_CODES`).
+        params: the K nets' parameters by `models.baselines.PARAM_NAMES`: W_ih (K, G, I), W_hh
+            (K, G, H), b_ih (K, G), b_hh (K, G), W_o (K, O, H), b_o (K, O), G = gate blocks x H;
+            all float32 or all float64, C-contiguous, updated in place.
+        idx: (K, B, T, A) int: active input units per step (`SequenceBatch.idx` per lane).
+        val: (K, B, T, A) float: their values (duplicate indices add up).
+        lengths: (K, B) int: steps ``t >= lengths`` are padding.
+        targets: (K, B, E, O) float: targets at the error slots.
+        target_steps: (K, B, E) int: step of each error slot, -1 = unused (slots at or past the
+            sequence's length are ignored as well).
+        n_seq: (K,) int: sequences lane k trains on (a prefix of its B).
+        lr: learning rate; ``W -= lr * dE/dW`` with ``E = 1/2 sum (y - target)^2`` over the used
+            slots of one sequence, after that sequence.
+        out_y: (K, B, E, O), weights' dtype: receives the outputs at the error slots from the
+            forward pass of each trained sequence, before its update; 0 at unused slots; rows
+            ``b >= n_seq[k]`` are not written.
+        inputs: "auto", "dense" or "sparse" (a speed choice; results agree to rounding).
+    """
     w = _weights(params)
-    _train(kind, w, idx, val, lengths, targets, target_steps, n_seq, lr, out_y, inputs)
+    idx, val, lengths, steps, n_seq, dense = _prepare(
+        kind, w, idx, val, lengths, target_steps, n_seq, out_y, inputs, True
+    )
+    tg = np.ascontiguousarray(targets, dtype=out_y.dtype)
+    if tg.shape != out_y.shape:
+        raise ValueError(f"targets has shape {tg.shape}, expected {out_y.shape}")
+    code = KIND_CODES[kind]
+    _call_run(code, *w, idx, val, lengths, tg, steps, n_seq, float(lr), dense, True, out_y)
 
 
 def forward_block(
@@ -1033,5 +637,15 @@ def forward_block(
     out_y: np.ndarray,
     inputs: str = "auto",
 ) -> None:
-    """`forward_block_<kind>` with the parameters as a dict (only read)."""
-    _forward(kind, _weights(params), idx, val, lengths, target_steps, n_seq, out_y, inputs)
+    """Outputs of K baseline nets at the error slots, without learning.
+
+    Same arrays as :func:`train_block` without ``targets`` and ``lr``; the weights are only
+    read. ``out_y[k, b]`` is written for ``b < n_seq[k]`` (pass ``np.full(K, B)`` for all).
+    """
+    w = _weights(params)
+    idx, val, lengths, steps, n_seq, dense = _prepare(
+        kind, w, idx, val, lengths, target_steps, n_seq, out_y, inputs, False
+    )
+    tg = np.zeros((1, 1, 1, 1), dtype=out_y.dtype)
+    code = KIND_CODES[kind]
+    _call_run(code, *w, idx, val, lengths, tg, steps, n_seq, 0.0, dense, False, out_y)
