@@ -17,7 +17,6 @@ in ascending order), with NaN where the study has no completed trial.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
