@@ -6,7 +6,8 @@ sequence (`workers.trainer.block_size`: B shrinks as sequences grow, down to 1),
 what the backend keeps per step (full-BPTT backends keep every step's activations; the 1997
 net's truncated gradient keeps forward partials per weight instead). The final test runs in
 chunks of the same block. So the peak is about one block's data and activations, counted twice
-(each lane's draw and the stacked copy), whatever the budget.
+(each lane's draw and the stacked copy), plus the next block's data, which the trainer draws in
+a background thread while the current one trains, whatever the budget.
 
 The estimate is deliberately an upper bound: the study driver refuses a spec whose trials would
 need more than a limit (``study-launch --max-trial-memory``) before a worker asks the operating
@@ -85,7 +86,9 @@ def estimate(config: TrialConfig) -> Estimate:
     # a Transformer's attention rows (scores, softmax, gradients) exist for the sequences of one
     # update at a time: one sequence on-line, a mini-batch of at most 32 under "modern"
     attn = K * min(B, 32) * L * attention * 8 * 3
-    total = FIXED + K * B * L * per_step + K * weights * (units + 4) * 8 + attn
+    # the next block, drawn while this one trains: its inputs and targets, drawn and stacked
+    ahead = 2 * A * (4 + 8) + slots * 2 * O * 8
+    total = FIXED + K * B * L * (per_step + ahead) + K * weights * (units + 4) * 8 + attn
     return Estimate(bytes=math.ceil(total), lanes=K, block=B, length=L)
 
 
