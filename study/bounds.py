@@ -22,7 +22,7 @@ Example:
     ...     check_memory(spec, 4 * 2**30)
     ... except SpecError as e:
     ...     print(e.field, "|", e.problem.split("(")[0].strip())
-    task_params.T | a trial needs about 393.4 GiB
+    task_params.T | a trial needs about 590.1 GiB
 """
 
 from __future__ import annotations
