@@ -210,3 +210,62 @@ class Lstm1997(nn.Module):
             y, state = self.cell(x[:, t], state, Wh, Wo)
             outs.append(y)
         return torch.stack(outs, dim=1)
+
+
+def train_per_step(
+    net: Lstm1997,
+    x: torch.Tensor,
+    lengths: torch.Tensor,
+    steps: torch.Tensor,
+    targets: torch.Tensor,
+    lr: float,
+    on: torch.Tensor,
+) -> torch.Tensor:
+    """One sequence per lane with on-line SGD applied after every step that has an error slot
+    (RTRL's real-time update, ``update = "step"``), by autograd: the readable reference of the
+    kernel's ``per_step`` mode.
+
+    Each step runs on weights of its own (fresh leaves), so the gradient of a step's error,
+    summed over the weights of every step so far, is exactly the truncated RTRL gradient with
+    the weights changing inside the sequence: a term of an earlier step was computed with that
+    step's weights, as the kernel's forward partials P_c, P_in are. Cost O(T^2) per sequence
+    (every error step backpropagates to the sequence start); for tests and small nets.
+
+    Args:
+        net: the K nets; their weights are updated in place (masked weights never change).
+        x: (K, T, I) dense inputs.
+        lengths: (K,) steps ``t >= lengths[k]`` are padding (no slot counts there).
+        steps: (K, E) step of each error slot, -1 unused.
+        targets: (K, E, O) targets at the slots.
+        lr: learning rate; the loss of a step is 1/2 sum (y - target)^2 over its slots.
+        on: (K,) bool: lanes that train this sequence (the others keep their weights).
+
+    Returns:
+        (K, E, O) outputs at the used slots before their step's update (0 elsewhere).
+    """
+    K, T, _ = x.shape
+    E, O = steps.shape[1], net.layout.n_outputs
+    Wh, Wo = net.Wh.detach().clone(), net.Wo.detach().clone()
+    out = torch.zeros(K, E, O, dtype=x.dtype, device=x.device)
+    used = (steps >= 0) & (steps < lengths[:, None]) & on[:, None]  # (K, E)
+    state = net.cell.zero_state(K, x.dtype, x.device)
+    leaves: list[torch.Tensor] = []
+    for t in range(T):
+        lh, lo = Wh.clone().requires_grad_(True), Wo.clone().requires_grad_(True)
+        leaves += [lh, lo]
+        y, state = net.cell(x[:, t], state, lh * net.mask_h, lo * net.mask_o)
+        at = used & (steps == t)  # (K, E)
+        if not bool(at.any()):
+            continue
+        diff = torch.where(at[:, :, None], y[:, None, :] - targets, torch.zeros_like(targets))
+        loss = 0.5 * (diff**2).sum()
+        # earlier steps' output weights do not reach this step's outputs: no gradient (None)
+        grads = torch.autograd.grad(loss, leaves, retain_graph=True, allow_unused=True)
+        with torch.no_grad():
+            out = torch.where(at[:, :, None], y.detach()[:, None, :].expand(K, E, O), out)
+            for W, part, mask in ((Wh, grads[0::2], net.mask_h), (Wo, grads[1::2], net.mask_o)):
+                W.sub_(lr * sum(g for g in part if g is not None) * mask)
+    with torch.no_grad():
+        net.Wh.copy_(Wh)
+        net.Wo.copy_(Wo)
+    return out

@@ -47,6 +47,7 @@ SECTION_PARAMS: dict[str, tuple[str, ...]] = {
 """Parameters of each model's own section ``[space.<model>]`` (besides `OVERRIDABLE`)."""
 CATEGORICAL = {
     "protocol": ("paper", "modern"),
+    "update": ("sequence", "step"),
     "attention": ("causal", "full"),
     "positions": ("sinusoidal", "learned"),
 }
@@ -98,17 +99,25 @@ def new_names() -> tuple[str, ...]:
     return (*CATEGORICAL, *INTEGERS, "dropout", "forget_bias")
 
 
-def protocol_axis(v: Any, raw: dict[str, Any], space: dict[str, Any], grid: bool) -> dict[str, Any]:
-    """The common ``protocol`` axis from a top-level value or a ``[space]`` list (validator
-    ``v`` of `study.validate`); empty when neither is set (each family's default)."""
-    if "protocol" in raw and "protocol" in space:
-        raise v.fail("protocol", "set at the top level or under [space], not both")
-    if "protocol" in raw:
-        if isinstance(raw["protocol"], list | dict):
-            raise v.fail("protocol", "one value here; sweep a list under [space] protocol")
-        return {"protocol": v.axis("protocol", raw["protocol"], "protocol", grid)}
-    if "protocol" in space:
-        return {"protocol": v.axis("space.protocol", space["protocol"], "protocol", grid)}
+TOP_LEVEL_AXES = ("protocol", "update")
+"""Axes a spec may set for every trial at the top level (one value) or sweep under ``[space]``:
+the training protocol, and the paper protocol's update moment (``sequence`` or ``step``;
+unset: `workers.protocols.update_moment`'s default)."""
+
+
+def top_level_axis(
+    v: Any, raw: dict[str, Any], space: dict[str, Any], grid: bool, name: str
+) -> dict[str, Any]:
+    """The common axis ``name`` (`TOP_LEVEL_AXES`) from a top-level value or a ``[space]`` list
+    (validator ``v`` of `study.validate`); empty when neither is set (the default)."""
+    if name in raw and name in space:
+        raise v.fail(name, "set at the top level or under [space], not both")
+    if name in raw:
+        if isinstance(raw[name], list | dict):
+            raise v.fail(name, f"one value here; sweep a list under [space] {name}")
+        return {name: v.axis(name, raw[name], name, grid)}
+    if name in space:
+        return {name: v.axis(f"space.{name}", space[name], name, grid)}
     return {}
 
 

@@ -64,8 +64,8 @@ MODEL_FIELDS = (
     "match_weights",
     *NEW_MODEL_FIELDS,
 )
-"""Parameter names that go into ``ModelSpec`` (the others are lr, init_range, protocol, task
-params)."""
+"""Parameter names that go into ``ModelSpec`` (the others are lr, init_range, protocol, update,
+task params)."""
 
 
 def suggest(
@@ -157,6 +157,7 @@ def config_for(spec: Spec, params: dict[str, Any]) -> TrialConfig:
         precision=spec.precision,  # type: ignore[arg-type]
         curve_points=spec.curve_points,
         protocol=str(params.get("protocol", default_protocol(model.name))),
+        update=params.get("update"),
     )
 
 

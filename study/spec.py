@@ -14,6 +14,8 @@ Example (the annotated format; ``studies/demo.toml`` is a complete one)::
     sampler = "grid"                       # grid | tpe | random | qmc
     # n_trials = 60                        # non-grid samplers only
     seed = 0                               # root of every seed: same spec, same per-seed results
+    # update = "step"                      # on-line SGD after every step (lstm1997) or after
+                                           # each "sequence"; unset: the task's default
 
     [task_params]                          # fixed task parameters (the lag)
     T = 20
@@ -26,7 +28,7 @@ Example (the annotated format; ``studies/demo.toml`` is a complete one)::
 
     [space.lstm1997]                       # only for lstm1997 trials (conditional)
     blocks = [1, 2, 4]                     # also cells_per_block, gates, gate_bias, gradient,
-    cells_per_block = 2                    # forget_gate
+    cells_per_block = 2                    # forget_gate, update
 
     [space.baselines]                      # only for elman / gru / lstm_forget trials
     match_weights = 93                     # or hidden = [4, 8]; unset: the 1997 net's count

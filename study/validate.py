@@ -32,12 +32,13 @@ from study.spec import (
 _TOP = {
     "name", "description", "task", "models", "seeds", "max_sequences", "reading", "seed",
     "backend", "precision", "curve_points", "paper_experiment", "sampler", "n_trials",
-    "task_params", "space", "pruning", "protocol",
+    "task_params", "space", "pruning", "protocol", "update",
 }  # fmt: skip
 _SPACE_GROUPS = ("task", "lstm1997", "baselines")
 _COMMON = ("lr", "init_range")
 _LSTM1997 = (
     "blocks", "cells_per_block", "gates", "gate_bias", "gradient", "forget_gate", "forget_bias",
+    "update",
 )  # fmt: skip
 _BASELINE = ("hidden", "match_weights")
 _MODEL_SECTIONS = tuple(ms.SECTION_PARAMS)
@@ -101,13 +102,21 @@ class Validator:
             raise self.fail("precision", f"use {' or '.join(PRECISIONS)}, got {precision!r}")
         space = self.table(raw, "space") or {}
         for key in space:
-            if key not in (*_COMMON, "protocol", *_SPACE_GROUPS, *_MODEL_SECTIONS):
-                known = ", ".join((*_COMMON, "protocol", *_SPACE_GROUPS, *_MODEL_SECTIONS))
+            if key not in (*_COMMON, *ms.TOP_LEVEL_AXES, *_SPACE_GROUPS, *_MODEL_SECTIONS):
+                known = ", ".join((*_COMMON, *ms.TOP_LEVEL_AXES, *_SPACE_GROUPS, *_MODEL_SECTIONS))
                 raise self.fail(f"space.{key}", f"unknown field; known: {known}")
         grid = sampler == "grid"
         common = {k: self.axis(f"space.{k}", space[k], k, grid) for k in _COMMON if k in space}
         task_axes = self.task_axes(raw, space, task, grid)
-        common |= ms.protocol_axis(self, raw, space, grid)
+        for axis_name in ms.TOP_LEVEL_AXES:
+            common |= ms.top_level_axis(self, raw, space, grid, axis_name)
+        update = common.get("update")
+        if isinstance(update, Choice) and "step" in update.values and set(models) - {"lstm1997"}:
+            raise self.fail(
+                "update" if "update" in raw else "space.update",
+                "'step' is the 1997 net's real-time update; with other models in the study, set"
+                " it under [space.lstm1997] update",
+            )
         lstm_names = (*_LSTM1997, *ms.OVERRIDABLE)
         lstm1997 = ms.prefixed(
             "lstm1997", self.group(space, "lstm1997", lstm_names, grid, "lstm1997" in models)

@@ -74,10 +74,12 @@ class KernelBackend:
 
     name = "kernel"
 
-    def __init__(self, model: Any, dtype: type = np.float64) -> None:
+    def __init__(self, model: Any, dtype: type = np.float64, per_step: bool = False) -> None:
         from workers.kernels import lstm1997  # numba compiles (or loads its cache) when used
 
         self._kernel = lstm1997
+        self.per_step = per_step
+        """Update after every step with an error slot (``update = "step"``)."""
         lay = model.layout
         Wh, Wo = model.weights()
         self.dtype = dtype
@@ -104,7 +106,7 @@ class KernelBackend:
         )
         self._kernel.train_block(
             self.Wh, self.Wo, self.mask_h, self.mask_o, idx, val, lengths, targets, steps,
-            n_seq.astype(np.int64), lr, self.cfg, out,
+            n_seq.astype(np.int64), lr, self.cfg, out, per_step=self.per_step,
         )  # fmt: skip
         return out.astype(np.float64)
 
@@ -200,12 +202,17 @@ class TorchBackend:
 
     def __init__(
         self, model: torch.nn.Module, device: str = "cpu", recipe: Any = None,
-        loss: str = "squared",
+        loss: str = "squared", per_step: bool = False,
     ) -> None:  # fmt: skip
+        from models.lstm1997 import Lstm1997
         from workers.protocols import PAPER, LaneAdam
 
         if loss not in ("squared", "cross_entropy"):
             raise ValueError(f"loss must be squared or cross_entropy, got {loss!r}")
+        if per_step and not (isinstance(model, Lstm1997) and loss == "squared"):
+            raise ValueError("the per-step update trains the 1997 net's squared error only")
+        self.per_step = per_step
+        """Update after every step with an error slot (`models.lstm1997.train_per_step`)."""
         self.loss = loss
         """``squared``: the paper's 0.5 (y - t)^2 on the logistic outputs; ``cross_entropy``:
         softmax cross-entropy over the output units' net inputs, logit(y) (real-data tasks with
@@ -281,6 +288,8 @@ class TorchBackend:
     def train_block(self, lb: LaneBatch, n_seq: np.ndarray, lr: float) -> np.ndarray:
         E, O = lb.flat.targets.shape[1:]
         out: np.ndarray = np.zeros((lb.K, lb.B, E, O))
+        if self.per_step:
+            return self._train_per_step(lb, n_seq, lr, out)
         M = self.recipe.batch
         self.model.train()
         lane = np.arange(lb.K)[:, None] * lb.B
@@ -316,6 +325,20 @@ class TorchBackend:
                     self.opt.step(grads, lr, active)
             self.updates += active.to("cpu", torch.int64)
             out[:, pos] = y.detach().cpu().double().numpy()
+        return out
+
+    def _train_per_step(
+        self, lb: LaneBatch, n_seq: np.ndarray, lr: float, out: np.ndarray
+    ) -> np.ndarray:
+        from models.lstm1997 import train_per_step
+
+        lane = np.arange(lb.K)[:, None] * lb.B
+        for b in range(int(n_seq.max(initial=0))):
+            x, steps, tgt, lengths = self._dense_rows(lb, lane + b)
+            on = torch.as_tensor(b < n_seq, device=self.device)
+            net: Any = self.model
+            y = train_per_step(net, x[:, 0], lengths[:, 0], steps[:, 0], tgt[:, 0], lr, on)
+            out[:, b] = y.cpu().double().numpy()
         return out
 
     @torch.no_grad()

@@ -90,6 +90,9 @@ NEW_MODEL_FIELDS = (
 """ModelSpec fields added after the first stored studies (left out of keys when unset)."""
 PROTOCOLS = ("paper", "modern")
 """Training protocols: the paper's on-line SGD, or a modern optimiser (`workers.protocols`)."""
+UPDATES = ("sequence", "step")
+"""When the paper protocol's on-line SGD changes the weights: after each sequence, or after each
+step with an error slot (`workers.protocols.update_moment`)."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,10 @@ class TrialConfig:
     """How weights are updated: ``paper`` (on-line SGD, one sequence per update) or ``modern``
     (Adam/AdamW, mini-batches, gradient clipping; the family's settings in
     `workers.protocols`). Budgets and readings count sequences either way."""
+    update: str | None = None
+    """The paper protocol's update moment: ``sequence`` (the summed gradient of a sequence at its
+    end), ``step`` (each step's gradient right after it: RTRL's real-time update; the 1997 net
+    only), or None: the task's and model's default (`workers.protocols.update_moment`)."""
 
     def __post_init__(self) -> None:
         if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
@@ -145,17 +152,20 @@ class TrialConfig:
             raise ValueError(f"reading must be one of {READINGS}, got {self.reading!r}")
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
+        if self.update is not None and self.update not in UPDATES:
+            raise ValueError(f"update must be one of {UPDATES}, got {self.update!r}")
 
     def seed_of(self, i: int) -> int:
         """Seed of lane i: a hash of (seed_base, configuration, replicate), worker-independent."""
         return derive_seed(self.seed_base, self.seed_key(), self.replicate_offset + i)
 
     def seed_key(self) -> str:
-        """The configuration as far as seeds are concerned: the budget and the success reading
-        do not change a seed, so the same net sees the same data whichever reading stops it."""
+        """The configuration as far as seeds are concerned: the budget, the success reading and
+        the update moment do not change a seed, so the same net sees the same data whichever
+        reading stops it and whichever moment applies its updates (paired variants)."""
         d = json.loads(self.key())
-        for k in ("max_sequences", "reading"):
-            d.pop(k)
+        for k in ("max_sequences", "reading", "update"):
+            d.pop(k, None)
         return json.dumps(d, sort_keys=True)
 
     def key(self) -> str:
@@ -164,6 +174,8 @@ class TrialConfig:
         d["model"] = self.model.to_key_dict()
         if d["protocol"] == "paper":
             d.pop("protocol")  # the only protocol before it became an axis: old keys stay
+        if d["update"] is None:
+            d.pop("update")  # unset (the default moment): keys from before the option stay
         for k in (
             "seeds",
             "seed_base",
@@ -246,6 +258,8 @@ class TrialResult:
     """Trainable weights of one net."""
     backend: str
     wall_s: float
+    update: str = "sequence"
+    """The update moment the seeds trained with (``config.update`` resolved)."""
 
     @property
     def n_seeds(self) -> int:
@@ -283,6 +297,7 @@ class TrialResult:
             "wall_s": self.wall_s,
             "backend": self.backend,
             "reading": self.config.reading,
+            "update": self.update,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -292,6 +307,7 @@ class TrialResult:
             "weights": self.weights,
             "backend": self.backend,
             "wall_s": self.wall_s,
+            "update": self.update,
         }
 
     @classmethod
@@ -302,6 +318,7 @@ class TrialResult:
             weights=int(d["weights"]),
             backend=str(d["backend"]),
             wall_s=float(d["wall_s"]),
+            update=str(d.get("update", "sequence")),
         )
 
 

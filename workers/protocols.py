@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import torch
 
-from workers.config import PROTOCOLS
+from workers.config import PROTOCOLS, TrialConfig
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,32 @@ DEFAULT_PROTOCOL: dict[str, str] = {"tcn": "modern", "transformer": "modern"}
 def default_protocol(model: str) -> str:
     """The protocol a study uses for ``model`` when it sets none."""
     return DEFAULT_PROTOCOL.get(model, "paper")
+
+
+def update_moment(config: TrialConfig, error_at_end: bool) -> str:
+    """When on-line SGD changes the weights of this trial: ``sequence`` or ``step``.
+
+    The paper says "on-line" and that "each weight's total update is the sum of the
+    contributions of all time steps", but not whether a sequence's contributions are applied
+    at its end or as they arise. Its learning rule is a truncated RTRL, and RTRL updates in
+    real time, after every step; an independent per-step RTRL run solved Exp. 1 where the
+    per-sequence update did not. So the default is ``step`` for the 1997 net on tasks with
+    error before the end (Exp. 1, 2a, 2b: next-symbol prediction), and ``sequence`` otherwise:
+    with error only at the end (Exp. 2c-6) the two give the same weights, and the baselines'
+    full BPTT (the paper's BPTT rows) updates per sequence.
+
+    Raises:
+        ValueError: ``step`` asked of a model other than lstm1997 or under the modern protocol.
+    """
+    if config.update is None:
+        one_step = config.model.is_lstm1997 and config.protocol == "paper" and not error_at_end
+        return "step" if one_step else "sequence"
+    if config.update == "step" and not (config.model.is_lstm1997 and config.protocol == "paper"):
+        raise ValueError(
+            "update 'step' is the 1997 net's real-time rule under the paper protocol;"
+            f" {config.model.name} ({config.protocol} protocol) updates per sequence"
+        )
+    return config.update
 
 
 def recipe(model: str, protocol: str) -> Recipe:

@@ -49,7 +49,7 @@ from workers.backends import (
     TorchBackend,
 )
 from workers.config import READINGS, SeedResult, TrialConfig, TrialResult
-from workers.protocols import recipe
+from workers.protocols import recipe, update_moment
 from workers.readings import WindowTracker
 from workers.tasks import make_task
 from workers.tasks.base import SequenceBatch, Task
@@ -157,6 +157,7 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
     info = describe(spec, setup, task.n_inputs, task.n_outputs, seq_len)
     rec = recipe(spec.name, config.protocol)
     lr = config.lr if config.lr is not None else (rec.lr if rec.lr is not None else setup.lr)
+    per_step = update_moment(config, task.error_at_end) == "step"
     eligible = config.protocol == "paper" and (
         (spec.is_lstm1997 and spec.gradient == "truncated" and not spec.forget_gate)
         or spec.name in BASELINE_KERNELS
@@ -174,6 +175,7 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
     init_rngs = [np.random.default_rng(st[0]) for st in streams]
     data_rngs = [np.random.default_rng(st[1]) for st in streams]
     test_rngs = [np.random.default_rng(st[2]) for st in streams]
+    pairs = _lane_sets(task, test_rngs)
 
     model = build_model(
         spec, setup, task.n_inputs, task.n_outputs, init_rngs, init_range, seq_len=seq_len
@@ -181,7 +183,7 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
     dtype = np.float32 if config.precision == "float32" else np.float64
     backend: Backend
     if backend_name == "kernel" and spec.is_lstm1997:
-        backend = KernelBackend(model, dtype=dtype)
+        backend = KernelBackend(model, dtype=dtype, per_step=per_step)
     elif backend_name == "kernel":
         backend = BaselineKernelBackend(model, spec.name, dtype=dtype)
     else:
@@ -190,6 +192,7 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
             device=device,
             recipe=rec,
             loss=task.loss,
+            per_step=per_step,
         )
 
     rule = task.stop
@@ -217,8 +220,8 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
             n_seq = np.where(done, 0, np.minimum(B, budget - trained))
             active = np.flatnonzero(n_seq > 0)
             lanes = [int(k) for k in active]
-            drawn = ahead.result() if ahead is not None else _draw(task, data_rngs, lanes, B)
-            ahead = prefetch.submit(_draw, task, data_rngs, lanes, B)
+            drawn = ahead.result() if ahead is not None else _draw(task, data_rngs, lanes, B, pairs)
+            ahead = prefetch.submit(_draw, task, data_rngs, lanes, B, pairs)
             filler = drawn[lanes[0]]  # frozen lanes get a copy as filler (n_seq = 0)
             lb = LaneBatch.stack([drawn.get(k, filler) for k in range(K)])
             state = backend.snapshot()
@@ -256,7 +259,7 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
             if test_based and config.reading == "literal":
                 due = (n_seq > 0) & ~done & (trained % rule.test_every == 0)
                 if due.any():
-                    passed = _test_rule(task, backend, test_rngs, due, B)
+                    passed = _test_rule(task, backend, test_rngs, due, B, pairs)
                     if rule.window_correct is not None:
                         passed &= (tracker.seen >= rule.window) & (
                             rd.window_correct >= rule.window_correct - 1e-9
@@ -277,7 +280,9 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
     finally:
         prefetch.shutdown(wait=True, cancel_futures=True)  # the last draw is never used
     # the paper's test: a fresh test set per seed (Table 11: 2560 sequences; 10000 in Exp. 2)
-    test_ok, test_wrong, test_err, metrics = _final_test(task, backend, test_rngs, ~diverged, B)
+    test_ok, test_wrong, test_err, metrics = _final_test(
+        task, backend, test_rngs, ~diverged, B, pairs
+    )
     results = []
     for k in range(K):
         reached = first[config.reading][k] >= 0
@@ -309,14 +314,30 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
         weights=int(info["weights"]),
         backend=backend.name,
         wall_s=time.perf_counter() - t_start,
+        update="step" if per_step else "sequence",
     )
 
 
+Pairs = list[tuple[SequenceBatch, SequenceBatch]] | None
+"""Each lane's fixed (training, test) sets (`Task.lane_sets`), or None: fresh sequences."""
+
+
+def _lane_sets(task: Task, rngs: list[np.random.Generator]) -> Pairs:
+    """Every lane's fixed set pair, drawn from its test stream, or None for a task without."""
+    drawn = [task.lane_sets(r) for r in rngs]
+    if any(p is None for p in drawn):
+        return None
+    return [p for p in drawn if p is not None]
+
+
 def _draw(
-    task: Task, rngs: list[np.random.Generator], lanes: list[int], n: int
+    task: Task, rngs: list[np.random.Generator], lanes: list[int], n: int, pairs: Pairs = None
 ) -> dict[int, SequenceBatch]:
-    """n fresh sequences for each of the given lanes, each from its own stream."""
-    return {k: task.sample(rngs[k], n) for k in lanes}
+    """n training sequences for each of the given lanes, each from its own stream: fresh, or
+    picked at random (with replacement) from the lane's fixed training set."""
+    if pairs is None:
+        return {k: task.sample(rngs[k], n) for k in lanes}
+    return {k: pairs[k][0].take(rngs[k].integers(0, pairs[k][0].n, n)) for k in lanes}
 
 
 def _evaluate(
@@ -350,6 +371,36 @@ def _evaluate(
     return np.where(lanes, wrong, n), np.where(lanes, abs_sum / n, np.nan)
 
 
+def _evaluate_pairs(
+    task: Task, backend: Backend, pairs: list[tuple[SequenceBatch, SequenceBatch]],
+    lanes: np.ndarray, chunk: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """(wrong in the training set, wrong in the test set, test mean abs error) per lane, each
+    lane on its own fixed sets, in chunks of ``chunk`` sequences per lane."""
+    K = len(pairs)
+    wrong = np.zeros((2, K), dtype=np.int64)
+    abs_sum = np.zeros(K)
+    active = [int(k) for k in np.flatnonzero(lanes)]
+    for which in (0, 1):
+        n = pairs[active[0]][which].n
+        for lo in range(0, n, chunk):
+            sel = slice(lo, min(lo + chunk, n))
+            parts = {k: pairs[k][which].take(sel) for k in active}
+            filler = parts[active[0]]
+            lb = LaneBatch.stack([parts.get(k, filler) for k in range(K)])
+            m = filler.n
+            out = backend.forward(lb).reshape(K * m, -1, task.n_outputs)
+            wrong[which] += (~task.correct(out, lb.flat)).reshape(K, m).sum(axis=1)
+            if which == 1:
+                abs_sum += task.abs_error(out, lb.flat).reshape(K, m).sum(axis=1)
+    n_test = pairs[active[0]][1].n
+    return (
+        np.where(lanes, wrong[0], pairs[0][0].n),
+        np.where(lanes, wrong[1], n_test),
+        np.where(lanes, abs_sum / n_test, np.nan),
+    )
+
+
 def _fixed_outputs(backend: Backend, batch: SequenceBatch, K: int, chunk: int) -> np.ndarray:
     """(K, n, E, O): every lane's outputs on one fixed set (the same sequences for all lanes),
     in chunks of ``chunk`` sequences as `_evaluate` does."""
@@ -380,13 +431,18 @@ def _evaluate_fixed(
 
 
 def _test_rule(
-    task: Task, backend: Backend, rngs: list[np.random.Generator], lanes: np.ndarray, chunk: int
-) -> np.ndarray:
+    task: Task, backend: Backend, rngs: list[np.random.Generator], lanes: np.ndarray, chunk: int,
+    pairs: Pairs = None,
+) -> np.ndarray:  # fmt: skip
     """The paper's test-set stopping rules (ST1/ST2 of Exp. 3, Exp. 1; periodic test in Exp. 2),
-    and real data's validation rule (on the task's fixed validation split)."""
+    and real data's validation rule (on the task's fixed validation split). With fixed set
+    pairs (Exp. 1) the lane's training set and test set both pass."""
     rule = task.stop
     fixed = task.fixed_set("validation") if rule.kind == "validation" else None
-    if fixed is not None:
+    if pairs is not None:
+        wrong_train, wrong, mae = _evaluate_pairs(task, backend, pairs, lanes, chunk)
+        lanes = lanes & (wrong_train <= rule.max_wrong)
+    elif fixed is not None:
         if fixed.n == 0:  # no validation split: no early stop
             return np.zeros(len(rngs), dtype=bool)
         wrong, mae, _ = _evaluate_fixed(task, backend, fixed, lanes, chunk)
@@ -399,14 +455,21 @@ def _test_rule(
 
 
 def _final_test(
-    task: Task, backend: Backend, rngs: list[np.random.Generator], lanes: np.ndarray, chunk: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any] | None]]:
+    task: Task, backend: Backend, rngs: list[np.random.Generator], lanes: np.ndarray, chunk: int,
+    pairs: Pairs = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any] | None]]:  # fmt: skip
     """(passed, wrong, mean abs error, task metrics) per lane: on fresh sequences from each
-    lane's test stream, or on the task's fixed test split (real data)."""
+    lane's test stream, on the task's fixed test split (real data), or on the lane's own fixed
+    sets (Exp. 1: wrong counts the test set; passing needs the training set as well)."""
     K = len(rngs)
     metrics: list[dict[str, Any] | None] = [None] * K
     if not lanes.any():
         return np.zeros(K, bool), np.full(K, task.test_size), np.full(K, np.nan), metrics
+    if pairs is not None:
+        wrong_train, wrong, mae = _evaluate_pairs(task, backend, pairs, lanes, chunk)
+        bound = task.test_max_wrong_frac
+        ok = lanes & (wrong <= bound * pairs[0][1].n) & (wrong_train <= bound * pairs[0][0].n)
+        return ok, wrong, mae, metrics
     fixed = task.fixed_set("test")
     if fixed is not None:
         wrong, mae, metrics = _evaluate_fixed(task, backend, fixed, lanes, chunk)

@@ -136,3 +136,30 @@ def test_robustness_specs_are_valid_and_cover_every_model(path: Path) -> None:
     assert max(lrs) / min(lrs) >= 100  # a log grid over at least 2 decades (most: 4)
     for p in grid_points(spec)[:: max(1, n_grid_points(spec) // 20)]:
         config_for(spec, p)  # every configuration builds
+
+
+REBER = """\
+name = "upd"
+task = "embedded_reber"
+models = MODELS
+seeds = 2
+max_sequences = 100
+"""
+
+
+def test_the_update_moment_is_a_top_level_value_or_an_lstm1997_axis() -> None:
+    alone = parse_spec(REBER.replace("MODELS", '["lstm1997"]') + 'update = "sequence"\n')
+    assert {config_for(alone, p).update for p in grid_points(alone)} == {"sequence"}
+    both = parse_spec(
+        REBER.replace("MODELS", '["lstm1997", "elman"]')
+        + '[space.lstm1997]\nupdate = ["sequence", "step"]\n'
+    )
+    got = sorted((p["model"], str(config_for(both, p).update)) for p in grid_points(both))
+    assert got == [("elman", "None"), ("lstm1997", "sequence"), ("lstm1997", "step")]
+    unset = parse_spec(REBER.replace("MODELS", '["lstm1997"]'))
+    assert config_for(unset, grid_points(unset)[0]).update is None  # the trainer's default
+    assert "update" not in unset.identity()  # older specs keep their identities
+    with pytest.raises(SpecError, match=r"update.*space.lstm1997"):
+        parse_spec(REBER.replace("MODELS", '["lstm1997", "elman"]') + 'update = "step"\n')
+    with pytest.raises(SpecError, match=r"space\.update"):
+        parse_spec(REBER.replace("MODELS", '["lstm1997"]') + '[space]\nupdate = ["batch"]\n')

@@ -1,7 +1,9 @@
 """The compiled 1997 kernel against its oracle, the torch model with the truncated gradient.
 
 Oracle: `models.lstm1997.Lstm1997(gradient="truncated")` in float64, one sequence per update,
-loss 1/2 sum over the used error slots of (y - target)^2, ``W -= lr * grad * mask``. The kernel
+loss 1/2 sum over the used error slots of (y - target)^2, ``W -= lr * grad * mask``; for the
+per-step update (``per_step=True``) `models.lstm1997.train_per_step`, autograd over weights of
+their own at every step. The kernel
 must give the same weights (rtol 1e-9) and the same outputs at the error slots, for every layout
 it supports; lanes must not influence each other.
 """
@@ -13,7 +15,7 @@ import pytest
 import torch
 
 from models.layout import Lstm1997Layout, init_weights
-from models.lstm1997 import Lstm1997
+from models.lstm1997 import Lstm1997, train_per_step
 from workers.kernels.lstm1997 import forward_block, kernel_config, train_block
 
 Data = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -59,6 +61,7 @@ def torch_oracle(
     n_seq: np.ndarray,
     lr: float,
     train: bool = True,
+    per_step: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Weights after on-line training and the outputs at the slots before each update."""
     idx, val, lengths, targets, steps = data
@@ -72,6 +75,14 @@ def torch_oracle(
         for k in range(K):
             for a in range(A):
                 np.add.at(x[k], (np.arange(T), idx[k, b, :, a]), val[k, b, :, a])
+        if per_step:
+            on = torch.tensor([b < n_seq[k] for k in range(K)])
+            y_s = train_per_step(
+                net, torch.tensor(x), torch.tensor(lengths[:, b]), torch.tensor(steps[:, b]),
+                torch.tensor(targets[:, b]), lr, on,
+            )  # fmt: skip
+            out_y[:, b] = y_s.numpy()
+            continue
         y = net(torch.tensor(x))
         loss = torch.zeros((), dtype=torch.float64)
         for k in range(K):
@@ -102,13 +113,14 @@ def run_kernel(
     n_seq: np.ndarray,
     lr: float,
     dtype: type = np.float64,
+    per_step: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     idx, val, lengths, targets, steps = data
     Wh_k: np.ndarray = Wh.astype(dtype)
     Wo_k: np.ndarray = Wo.astype(dtype)
     out_y = np.full((*steps.shape, lay.n_outputs), -7.0, dtype=dtype)
     train_block(Wh_k, Wo_k, lay.mask_h, lay.mask_o, idx, val, lengths, targets, steps, n_seq, lr,
-                cfg, out_y)  # fmt: skip
+                cfg, out_y, per_step=per_step)  # fmt: skip
     return Wh_k, Wo_k, out_y
 
 
@@ -126,8 +138,9 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("per_step", [False, True], ids=["per-sequence", "per-step"])
 @pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-{c[1]}-{c[2]}-{c[10]}" for c in CASES])
-def test_training_matches_torch_oracle(case: tuple) -> None:  # type: ignore[type-arg]
+def test_training_matches_torch_oracle(case: tuple, per_step: bool) -> None:  # type: ignore[type-arg]
     gates, conn, bias, gh, C, S, I, O, A, slots, mode = case
     lay = Lstm1997Layout(I, O, C, S, gates=gates, connectivity=conn, bias=bias)
     K, B, T, lr = 3, 4, 11, 0.8
@@ -135,10 +148,11 @@ def test_training_matches_torch_oracle(case: tuple) -> None:  # type: ignore[typ
     Wh[0][lay.mask_h == 0] = 0.3  # junk where no weight exists: read as 0, never changed
     data = make_data(lay, K, B, T, A, slots, seed=2)
     n_seq = np.array([B, 2, B])
-    Wh_t, Wo_t, y_t = torch_oracle(lay, gh, Wh, Wo, data, n_seq, lr)
+    Wh_t, Wo_t, y_t = torch_oracle(lay, gh, Wh, Wo, data, n_seq, lr, per_step=per_step)
     Wh_k, Wo_k, y_k = run_kernel(
-        lay, kernel_config(lay, gh[0], gh[1], inputs=mode), Wh, Wo, data, n_seq, lr
-    )
+        lay, kernel_config(lay, gh[0], gh[1], inputs=mode), Wh, Wo, data, n_seq, lr,
+        per_step=per_step,
+    )  # fmt: skip
     assert np.abs(Wh_k - Wh).max() > 1e-3  # it did learn
     np.testing.assert_allclose(Wh_k, Wh_t, rtol=1e-9, atol=1e-13)
     np.testing.assert_allclose(Wo_k, Wo_t, rtol=1e-9, atol=1e-13)
@@ -152,6 +166,26 @@ def test_training_matches_torch_oracle(case: tuple) -> None:  # type: ignore[typ
 
 
 ADDING = Lstm1997Layout(n_inputs=2, n_outputs=1)
+
+
+def test_update_moment_matters_only_with_error_before_the_end() -> None:
+    """Error at the end only: per step and per sequence give the same weights, bitwise; error
+    at every step: they differ (the later steps of a sequence see the changed weights)."""
+    K, B = 3, 5
+    Wh, Wo = make_weights(ADDING, K, seed=13)
+    cfg = kernel_config(ADDING)
+    n_seq = np.full(K, B)
+    end = make_data(ADDING, K, B, 20, 2, "end+", seed=14)
+    for a, b in zip(
+        run_kernel(ADDING, cfg, Wh, Wo, end, n_seq, 0.5),
+        run_kernel(ADDING, cfg, Wh, Wo, end, n_seq, 0.5, per_step=True),
+        strict=True,
+    ):
+        assert np.array_equal(a, b)
+    every = make_data(ADDING, K, B, 20, 2, "step", seed=14)
+    seq = run_kernel(ADDING, cfg, Wh, Wo, every, n_seq, 0.5)
+    step = run_kernel(ADDING, cfg, Wh, Wo, every, n_seq, 0.5, per_step=True)
+    assert np.abs(seq[0] - step[0]).max() > 1e-6
 
 
 def test_lanes_are_independent() -> None:

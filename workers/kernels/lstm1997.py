@@ -21,14 +21,19 @@ and at every error slot (gradient of 1/2 SSE, one-step backprop for output units
                                                               ;  grad Wh[in_j, :]  += ds_jv P_in[jv]
 
 The summed gradient of a sequence is applied at its end (on-line, one sequence per update):
-``W -= lr * grad`` on the existing weights only (mask 1). Cost and memory per step do not depend on
+``W -= lr * grad`` on the existing weights only (mask 1). With ``per_step=True`` the gradient of
+each step's error slots is applied right after that step instead (RTRL's real-time update): the
+later steps of the sequence then run on the changed weights, and the partials P_c, P_in carry
+their terms computed with the weights of their own step. With error only at the sequence end
+(Exp. 2c-6) the two moments give the same weights. Cost and memory per step do not depend on
 the sequence length. No forget gate (the trainer uses torch for that variant).
 
 The compiled loop (`_run`) is an orchestrator of inlined stages named after these steps
 (`lstm1997_stages`): per step `forward_step`, `accumulate_partials` (eqs. 25, 27), at an error slot
-`backprop_slot`, per sequence `update`. Speed: the K nets run in chunks of up to ``LANES`` lanes,
-one net per lane, the lane index innermost in every internal array (`workers.kernels.simd`); the
-lane loops have a run-time trip count, which LLVM's loop vectoriser turns into SIMD code. Inputs
+`backprop_slot`, per sequence (or after each step with a slot) `update`. Speed: the K nets run in
+chunks of up to ``LANES`` lanes, one net per lane, the lane index innermost in every internal
+array (`workers.kernels.simd`); the lane loops have a run-time trip count, which LLVM's loop
+vectoriser turns into SIMD code. Inputs
 arrive as sparse (index, value) pairs: with few input units (``I <= 8 A``) each step's pairs
 become dense SIMD columns ("dense"), otherwise each lane gathers its A columns ("sparse").
 
@@ -70,6 +75,7 @@ from workers.kernels.lstm1997_stages import (
     accumulate_partials,
     backprop_slot,
     carry_hidden,
+    clear_gradient,
     collect_slots,
     columns,
     forward_step,
@@ -152,7 +158,7 @@ def kernel_config(
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})  # type: ignore[misc]
 def _run(Wh, Wo, mask_h, mask_o, idx, val, lengths, targets, target_steps, n_seq, lr, cfg,
-         train, out_y):  # type: ignore[no-untyped-def]  # fmt: skip
+         train, per_step, out_y):  # type: ignore[no-untyped-def]  # fmt: skip
     Hn, U = Wh.shape[1], Wh.shape[2]
     O, Uo = Wo.shape[1], Wo.shape[2]
     B, T, A = idx.shape[1], idx.shape[2], idx.shape[3]
@@ -216,8 +222,11 @@ def _run(Wh, Wo, mask_h, mask_o, idx, val, lengths, targets, target_steps, n_seq
                         break
                     if train:
                         backprop_slot(t, nl, dense, cfg, cols, net, fwd, grad, xi, em, num)
+                if train and per_step and any_err[t]:  # lanes without a slot at t add 0
+                    update(nl, on, cols, net, grad, num)
+                    clear_gradient(nl, cols, grad, num)
                 carry_hidden(nl, I, Hn, fwd)
-            if train:
+            if train and not per_step:
                 update(nl, on, cols, net, grad, num)
         if train:
             store_chunk(lane, nl, Wh, Wo, cols, net)
@@ -304,8 +313,10 @@ def train_block(
     lr: float,
     cfg: KernelConfig,
     out_y: np.ndarray,
+    per_step: bool = False,
 ) -> None:
-    """Train K nets on-line, one sequence per update, with the paper's truncated gradient.
+    """Train K nets on-line with the paper's truncated gradient, one update per sequence (or
+    per step with an error slot: ``per_step``).
 
     Lane k trains on ``n_seq[k]`` of its B sequences, in order; ``n_seq[k] == 0`` freezes it (its
     weights and its ``out_y`` rows are not touched).
@@ -327,8 +338,11 @@ def train_block(
             slots of one sequence.
         cfg: `kernel_config(layout, g, h)`.
         out_y: (K, B, E, O), weights' dtype: receives the outputs at the error slots from the
-            forward pass of each trained sequence, before that sequence's update; 0 at unused
-            slots; rows ``b >= n_seq[k]`` are not written.
+            forward pass of each trained sequence, before that sequence's update (``per_step``:
+            before that step's update); 0 at unused slots; rows ``b >= n_seq[k]`` are not
+            written.
+        per_step: apply each step's gradient after that step (RTRL's real-time update) instead
+            of the sequence's summed gradient at its end.
 
     The kernel reads idx/lengths/target_steps as int32 and val/targets as float64 (the dtypes of
     `SequenceBatch`: no copy); other dtypes are converted first. One compiled variant per weight
@@ -340,7 +354,8 @@ def train_block(
     tg = np.ascontiguousarray(targets, dtype=np.float64)
     if tg.shape != out_y.shape:
         raise ValueError(f"targets has shape {tg.shape}, expected {out_y.shape}")
-    _run(Wh, Wo, mh, mo, idx, val, lengths, tg, steps, n_seq, float(lr), cfg, True, out_y)
+    _run(Wh, Wo, mh, mo, idx, val, lengths, tg, steps, n_seq, float(lr), cfg, True,
+         bool(per_step), out_y)  # fmt: skip
 
 
 def forward_block(
@@ -365,4 +380,4 @@ def forward_block(
         Wh, Wo, mask_h, mask_o, idx, val, lengths, target_steps, n_seq, cfg, out_y, False
     )
     tg = np.zeros((1, 1, 1, 1))
-    _run(Wh, Wo, mh, mo, idx, val, lengths, tg, steps, n_seq, 0.0, cfg, False, out_y)
+    _run(Wh, Wo, mh, mo, idx, val, lengths, tg, steps, n_seq, 0.0, cfg, False, False, out_y)

@@ -9,7 +9,8 @@ names follow the paper (net inputs ``net``, gate activations ``y_in``/``y_out``,
 The state of a chunk is held in named tuples of lane arrays (all calloc'd, see `simd.zeros`):
 `Net` the weights, `Fwd` the forward quantities of the current step, `Grad` the partials and the
 gradient of the current sequence. `Cols` lists the existing weights (mask 1) of every row, so the
-loops skip absent connections. `update` applies a gradient and can be called after any step.
+loops skip absent connections. `update` applies a gradient and can be called after any step
+(`clear_gradient` then starts the next step's).
 
 Size note: ~450 lines, over the usual ~400, because the forward step and the error-slot backprop
 each carry both input modes (dense SIMD columns, sparse per-lane gathers) side by side; splitting
@@ -461,3 +462,19 @@ def update(nl, on, cols, net, grad, num):  # type: ignore[no-untyped-def]
             m = cols.o[r, jj]
             for k in range(nl):
                 Wv[r, m, k] = Wv[r, m, k] - lr * gWv[r, m, k] if on[k] else Wv[r, m, k]
+
+
+@stage
+def clear_gradient(nl, cols, grad, num):  # type: ignore[no-untyped-def]
+    """Zero the gradient of the existing weights after a per-step update."""
+    gW, gWv = grad.gW, grad.gWv
+    for i in range(gW.shape[0]):
+        for jj in range(cols.n_all_h[i]):
+            m = cols.h[i, jj]
+            for k in range(nl):
+                gW[i, m, k] = num.zero
+    for r in range(gWv.shape[0]):
+        for jj in range(cols.n_all_o[r]):
+            m = cols.o[r, jj]
+            for k in range(nl):
+                gWv[r, m, k] = num.zero

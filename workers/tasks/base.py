@@ -141,8 +141,14 @@ class StopRule:
         incorrect (Exp. 5, n_seq = 140 or 13).
       * ``test``: every ``test_every`` sequences a fresh test set of ``test_size`` sequences is
         evaluated; stop when at most ``max_wrong`` are wrong and (if set) their mean absolute error
-        is below ``beta`` (Exp. 1 and 3: ST1/ST2).
-      * ``budget``: no early stop; train for the whole budget, then test (Exp. 2).
+        is below ``beta`` (Exp. 3: ST1/ST2). A task with fixed sets per seed (`Task.lane_sets`,
+        Exp. 1) evaluates the seed's training set and test set instead: at most ``max_wrong``
+        wrong in each.
+      * ``budget``: the paper trains for the whole budget, then tests (Exp. 2). The trainer
+        tests as ``test`` does (every ``test_every`` sequences, ``test_size`` fresh sequences,
+        at most ``max_wrong`` wrong) and stops a seed early once such a test passes, which
+        saves the rest of the budget; "solved" is then decided by the final test alone (on
+        another fresh set), as in the paper.
       * ``validation``: real data: every ``test_every`` sequences the task's fixed validation
         split (``Task.fixed_set("validation")``) is evaluated; stop when at most ``max_wrong``
         of its ``test_size`` recordings are wrong (and ``window_correct`` of the recent training
@@ -251,6 +257,13 @@ class Task(ABC):
         """What training minimises at the error slots: the paper's squared error of logistic
         outputs (every backend), or softmax cross-entropy over them (torch backend only)."""
         return "squared"
+
+    def lane_sets(self, rng: np.random.Generator) -> tuple[SequenceBatch, SequenceBatch] | None:
+        """A fixed (training, test) set pair for one seed, drawn from ``rng`` (the seed's test
+        stream): training sequences are then picked at random from the training set, and the
+        stopping test and the final test judge both sets (Exp. 1, after Fahlman). ``None`` (the
+        default): every sequence is drawn fresh."""
+        return None
 
     def fixed_set(self, split: Split) -> SequenceBatch | None:
         """A fixed evaluation set (real data: the validation or the test split), the same for
