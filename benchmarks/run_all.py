@@ -2,15 +2,17 @@
 
 In order: trainer_speed, roofline, ray_scaling, map_time (default mode: the stratified sample and
 the projection), successor_speed, dashboard_query (a colleague's module: its ``main()`` is called
-when it can be imported, otherwise it is skipped with a message) and real_reference (1-NN
-accuracies on the real-data tasks). Each writes its table to benchmarks/results/. Every benchmark
-runs as ``sys.executable -m benchmarks.<name>`` in a subprocess, so one benchmark's threads, numba
-caches and Ray session cannot leak into the next one's timings.
+when it can be imported, otherwise it is skipped with a message), real_reference (1-NN
+accuracies on the real-data tasks) and exp1_variants (Exp. 1's Table 1 rows and variants). Each
+writes its table to benchmarks/results/. Every benchmark runs as ``sys.executable -m
+benchmarks.<name>`` in a subprocess, so one benchmark's threads, numba caches and Ray session
+cannot leak into the next one's timings.
 
     python -m benchmarks.run_all [--quick] [--only roofline,ray_scaling] [--skip map_time]
 
 ``--quick`` passes ``--quick`` to the benchmarks that have it (trainer_speed, roofline,
-ray_scaling). Exit status 1 if any benchmark failed (a skipped one is not a failure).
+ray_scaling, successor_speed, exp1_variants). Exit status 1 if any benchmark failed (a skipped
+one is not a failure).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ BENCHES: tuple[tuple[str, str, bool], ...] = (
     ("successor_speed", "successor_speed.md", True),
     ("dashboard_query", "dashboard_query.md", False),
     ("real_reference", "real_reference.md", False),
+    ("exp1_variants", "exp1_variants.md", True),
 )
 CALL_MAIN = "import sys, benchmarks.{0} as m; sys.exit(m.main() or 0)"
 PROBE = "import benchmarks.{0} as m; assert callable(m.main)"

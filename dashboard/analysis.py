@@ -382,48 +382,66 @@ def _evaluator(name: str, target_quantile: float) -> Any:
 
 
 def paper_table(trials: pd.DataFrame) -> pd.DataFrame:
-    """Our results per (study, model, task parameters) beside the paper's table values.
+    """Our results per paper row beside the paper's numbers (`workers.tasks.paper_rows`).
 
-    ``trials``: `queries.paper_trials`. Ours: success = solved seeds / seeds; mean sequences to
-    success = mean of the solved seeds' sequences-to-solve (the paper reports the mean over its
-    successful trials). Paper: `workers.tasks` PaperSetup.paper_sequences / paper_success for the
-    task at those parameters (None where the paper gives no number)."""
+    ``trials``: `queries.paper_trials`. Trials are grouped by (study, model, task parameters,
+    blocks, cells per block, learning rate) as trained (unset values: the task's paper setup),
+    so each of the paper's rows (Exp. 1: five, two topologies x three learning rates) is a row
+    of its own. Ours: success = solved seeds / seeds; mean sequences to success = mean of the
+    solved seeds' sequences-to-solve (the paper reports the mean over its successful trials).
+    Paper: the matching row's mean sequences and success fraction (None where the paper has no
+    such row or states no rate)."""
     from workers.tasks import make_task
+    from workers.tasks.paper_rows import match
 
     if trials.empty:
         return pd.DataFrame()
     rows = []
+    net = [_trained_net(c, t) for c, t in zip(trials["config"], trials["task"], strict=True)]
     trials = trials.assign(
-        task_params=[json.dumps(_task_params(c), sort_keys=True) for c in trials["config"]]
+        task_params=[json.dumps(_task_params(c), sort_keys=True) for c in trials["config"]],
+        blocks=[n[0] for n in net],
+        cells_per_block=[n[1] for n in net],
+        lr=[n[2] for n in net],
     )
-    keys = ["study", "task", "paper_experiment", "model", "task_params"]
-    for key, sub in trials.groupby(keys, sort=True):
-        study, task, exp, model, tp = key
+    keys = ["study", "task", "paper_experiment", "model", "task_params", "blocks",
+            "cells_per_block", "lr"]  # fmt: skip
+    for key, sub in trials.groupby(keys, sort=True, dropna=False):
+        study, task, exp, model, tp, blocks, cells, lr = key
         n_seeds = int(sub["n_seeds"].fillna(0).sum())
         n_solved = int(sub["n_solved"].fillna(0).sum())
         seq_n = float(sub["solved_seq_n"].fillna(0).sum())
         seq_sum = float(sub["solved_seq_sum"].fillna(0).sum())
-        paper_seq = paper_ok = None
-        try:
-            setup = make_task(task, **json.loads(tp)).paper
-            paper_seq, paper_ok = setup.paper_sequences, setup.paper_success
-        except Exception:
-            pass
-        params = ", ".join(f"{k}={v}" for k, v in json.loads(tp).items())
+        row = None
+        if model == "lstm1997" and not pd.isna(blocks):
+            try:
+                params = make_task(task, **json.loads(tp)).params()
+            except Exception:
+                params = json.loads(tp)
+            row = match(task, params, int(blocks), int(cells), float(lr))
+        budget = max((_config(c).get("max_sequences") or 0) for c in sub["config"])
+        params_text = ", ".join(f"{k}={v}" for k, v in json.loads(tp).items())
+        topo = "" if pd.isna(blocks) else f"{int(blocks)}x{int(cells)}"
+        label = row.label if row is not None else f"{exp} {params_text} {topo} lr {lr:g}".strip()
         rows.append(
             {
                 "study": study,
                 "experiment": exp,
+                "paper_row": row.key if row is not None else None,
                 "task": task,
-                "task_params": params,
+                "task_params": params_text,
                 "model": model,
-                "row": f"{exp} {params}".strip() + ("" if model == "lstm1997" else f" ({model})"),
+                "topology": topo,
+                "lr": lr,
+                "row": label + ("" if model == "lstm1997" else f" ({model})"),
                 "n_seeds": n_seeds,
+                "budget": int(budget) or None,
                 "n_solved": n_solved,
                 "ours_success": n_solved / n_seeds if n_seeds else float("nan"),
                 "ours_mean_seq": seq_sum / seq_n if seq_n else float("nan"),
-                "paper_mean_seq": paper_seq,
-                "paper_success": paper_ok,
+                "paper_mean_seq": row.sequences if row is not None else None,
+                "paper_success": row.success if row is not None else None,
+                "paper_trials": row.trials if row is not None else None,
             }
         )
     out = pd.DataFrame(rows)
@@ -431,7 +449,32 @@ def paper_table(trials: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _task_params(config: Any) -> dict[str, Any]:
+def _trained_net(config: Any, task: str) -> tuple[float, float, float]:
+    """(blocks, cells per block, lr) a trial trained with: its own values, else its task's
+    paper setup (Table 10); NaN for the topology of a model without blocks."""
+    from workers.tasks import make_task
+
+    config = _config(config)
+    model = config.get("model") or {}
+    nan = float("nan")
+    try:
+        setup = make_task(task, **(config.get("task_params") or {})).paper
+    except Exception:
+        setup = None
+    lr = config.get("lr")
+    lr = float(lr) if lr is not None else (setup.lr if setup is not None else nan)
+    if model.get("name", "lstm1997") != "lstm1997":
+        return nan, nan, lr
+    blocks = model.get("blocks") or (setup.blocks if setup is not None else nan)
+    cells = model.get("cells_per_block") or (setup.cells_per_block if setup is not None else nan)
+    return float(blocks), float(cells), lr
+
+
+def _config(config: Any) -> dict[str, Any]:
     if isinstance(config, str):
         config = json.loads(config)
-    return dict((config or {}).get("task_params") or {})
+    return dict(config or {})
+
+
+def _task_params(config: Any) -> dict[str, Any]:
+    return dict(_config(config).get("task_params") or {})

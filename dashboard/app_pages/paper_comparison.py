@@ -1,9 +1,10 @@
 """Paper comparison: studies run from ``studies/paper/`` beside Hochreiter & Schmidhuber's tables.
 
-Ours: the fraction of seeds solved and the mean sequences to success over the solved seeds, per
-study, model and task parameters. Paper: the mean training sequences to success and the success
-fraction the paper reports for that task and lag (Tables 1-9), as recorded with each task in
-`workers.tasks` (PaperSetup).
+One row per paper row: trials are grouped by study, model, task parameters, topology and learning
+rate as trained, and each LSTM group is matched to its row of Tables 1-9
+(`workers.tasks.paper_rows`; Exp. 1 has five). Ours: the fraction of seeds solved and the mean
+sequences to success over the solved seeds, with the seeds and budget used; paper: its mean
+sequences, success fraction and trials for that row (blank where the paper has no such row).
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ if trials.empty:
 
 cmp = analysis.paper_table(trials)
 st.caption(
-    "Ours: solved seeds / seeds and the mean sequences to success over solved seeds. Paper: "
-    "the reported mean sequences to success and success fraction for the task at that lag "
-    "(blank where the paper gives no number)."
+    "One row per paper row (task parameters, topology and learning rate as the paper lists "
+    "them). Ours: solved seeds / seeds and the mean sequences to success over solved seeds, "
+    "with our seeds and budget; paper: its mean sequences to success, success fraction and "
+    "trials for that row (blank where the paper has no such row or gives no number)."
 )
 ui.figure(
     charts.paper_bars(cmp),

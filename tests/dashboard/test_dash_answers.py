@@ -15,7 +15,7 @@ import sqlite3
 import numpy as np
 import pandas as pd
 import pytest
-from dash_helpers import StudyDb, db_rows, plotly_array
+from dash_helpers import StudyDb, db_rows, launch, plotly_array
 from test_dash_pages import frame_with, open_page, text_of
 
 from dashboard import analysis, charts, stats
@@ -298,6 +298,50 @@ def test_paper_comparison_axes_are_linear(
     layout = figure_spec(at)["layout"]
     assert layout["yaxis"].get("type") != "log"
     assert "dash-one" in layout["title"]["text"]
+
+
+REBER_PAPER = """\
+name = "dash-reber"
+task = "embedded_reber"
+models = ["lstm1997"]
+seeds = 2
+max_sequences = 250
+paper_experiment = "1"
+
+[space]
+lr = [0.1, 0.5]
+
+[space.lstm1997]
+blocks = [3, 4]
+cells_per_block = [1, 2]
+"""
+
+
+def test_paper_comparison_has_one_row_per_paper_row(
+    db_copy: StudyDb, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    spec = tmp_path / "reber.toml"
+    spec.write_text(REBER_PAPER)
+    out = launch(spec, db_copy.url)
+    assert out.returncode == 0, out.stdout + out.stderr
+    from dashboard import data
+
+    cmp = analysis.paper_table(data.paper_trials(db_copy.url))
+    reber = cmp[cmp["study"] == "dash-reber"].set_index(["topology", "lr"])
+    assert len(reber) == 8  # 4 topologies x 2 learning rates, never pooled
+    # Table 1's rows, each with its own number; 3x1 and 4x2 are not rows of the paper
+    assert reber.loc[("3x2", 0.1), "paper_row"] == "1-2"
+    assert reber.loc[("3x2", 0.1), "paper_mean_seq"] == 21730
+    assert reber.loc[("3x2", 0.5), "paper_mean_seq"] == 8440
+    assert reber.loc[("4x1", 0.1), "paper_mean_seq"] == 39740
+    assert reber.loc[("4x1", 0.5), "paper_success"] == pytest.approx(0.97)
+    assert pd.isna(reber.loc[("3x1", 0.5), "paper_row"])
+    assert (reber["n_seeds"] == 2).all()
+    one = cmp[cmp["study"] == "dash-one"]  # an elman study: no LSTM row of the paper
+    assert one["paper_mean_seq"].isna().all()
+    at = open_page(db_copy.url, "paper_comparison", monkeypatch, study="dash-reber")
+    table = frame_with(at, "paper_row", "ours_success")
+    assert set(table["paper_row"].dropna()) >= {"1-1", "1-2", "1-4", "1-5"}
 
 
 def test_context_and_model_order() -> None:

@@ -32,7 +32,11 @@ Ambiguities we resolved
   has exactly two markers 1.0) and value 0.0, so it adds nothing to the sum. The paper names the
   zeroed value X1; when X2's pair is the first one (about 2 % of sequences at T = 100) we zero
   that one: the rule is about the *first pair*, whichever draw marked it.
-* ``lag`` is T/2 (the paper's minimal lag).
+* ``lag`` is T/2 (the paper's minimal lag), the value plots and tables use. Read literally, the
+  generator's minimal lag is T/2 + 1 steps: X2's latest step is T//2 - 2 and the shortest
+  sequence ends at step T - 1. We keep the paper's literal "first T/2 - 1 pairs" rather than
+  widen X2's range to reach exactly T/2: the paper's number is its label for the task, and one
+  step in 50-500 does not change what the net must bridge.
 """
 
 from __future__ import annotations

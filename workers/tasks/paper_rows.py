@@ -1,0 +1,147 @@
+"""The LSTM rows of the paper's result tables (Hochreiter & Schmidhuber 1997, Tables 1-9), as data.
+
+One :class:`PaperRow` per row the paper reports for LSTM: which task and parameters, which
+topology and learning rate, and the paper's numbers (success fraction where it states one, mean
+training sequences to its stopping criterion, test errors where given). The reproduction report
+and the dashboard's Paper comparison page put our measurements beside exactly these rows, so
+Exp. 1's five rows (two topologies, three learning rates) are five rows, not one.
+
+Numbers are the paper's, transcribed from ``shared/reference/lstm1997.md``; nothing here is
+measured. ``success`` is None where the paper states no success rate (Exp. 2c-6 report means
+over trials and mention no failures). `match` finds the row of a trained configuration.
+
+Example:
+    >>> row = match("embedded_reber", {"sets": "fixed", "target": "next"}, 3, 2, 0.5)
+    >>> row.key, row.sequences, row.success
+    ('1-5', 8440, 1.0)
+    >>> match("adding", {"T": 200}, 2, 2, 0.5) is None
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PaperRow:
+    """One LSTM row of the paper's Tables 1-9."""
+
+    key: str
+    """The row's name in Table 10's numbering (``1-5``, ``2c-3``, ``4-2``...)."""
+    table: str
+    """Where the numbers are (``Table 1`` ...)."""
+    task: str
+    """carousel's task name."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """The task parameters that identify the row (others: the task's defaults)."""
+    blocks: int = 1
+    cells_per_block: int = 1
+    lr: float = 0.1
+    sequences: float | None = None
+    """Mean training sequences to the stopping criterion over the successful trials."""
+    success: float | None = None
+    """Fraction of successful trials, where the paper states it."""
+    trials: int | None = None
+    """Trials behind the paper's figures."""
+    test_wrong: float | None = None
+    """Wrong test sequences (of 2560), where given; a fraction in Tables 4-6."""
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        """A short description for tables: ``1-5 3x2 lr 0.5``, ``4-2 T=500``."""
+        params = " ".join(f"{k}={v}" for k, v in self.params.items())
+        net = f"{self.blocks}x{self.cells_per_block} lr {self.lr:g}"
+        return " ".join(p for p in (self.key, params, net) if p)
+
+
+def _reber(key: str, blocks: int, cells: int, lr: float, seq: int, ok: float) -> PaperRow:
+    return PaperRow(key, "Table 1", "embedded_reber", {}, blocks, cells, lr, seq, ok, 30)
+
+
+def _2c(i: int, q: int, p: int, seq: int) -> PaperRow:
+    return PaperRow(f"2c-{i}", "Table 3", "long_lag_2c", {"q": q, "p": p}, 2, 1, 0.01, seq,
+                    trials=20)  # fmt: skip
+
+
+def _3(key: str, task: str, T: int, N: int, lr: float, seq: int, wrong: float) -> PaperRow:
+    table = {"3a": "Table 4", "3b": "Table 5", "3c": "Table 6"}[key[:2]]
+    return PaperRow(key, table, task, {"T": T, "N": N}, 3, 1, lr, seq, trials=10,
+                    test_wrong=wrong, note="fraction of 2560 misclassified")  # fmt: skip
+
+
+ROWS: tuple[PaperRow, ...] = (
+    _reber("1-1", 4, 1, 0.1, 39740, 1.0),
+    _reber("1-2", 3, 2, 0.1, 21730, 1.0),
+    _reber("1-3", 3, 2, 0.2, 14060, 0.97),
+    _reber("1-4", 4, 1, 0.5, 9500, 0.97),
+    _reber("1-5", 3, 2, 0.5, 8440, 1.0),
+    PaperRow("2a", "Table 2", "noise_free_2a", {"p": 100}, 1, 1, 1.0, 5040, 1.0, 18),
+    PaperRow("2b", "Sec. 5.2", "noise_free_2b", {"p": 100}, 1, 1, 1.0, 5680, 1.0, 18),
+    _2c(1, 50, 50, 30000),
+    _2c(2, 100, 100, 31000),
+    _2c(3, 200, 200, 33000),
+    _2c(4, 500, 500, 38000),
+    _2c(5, 1000, 1000, 49000),
+    _2c(6, 1000, 500, 49000),
+    _2c(7, 1000, 200, 75000),
+    _2c(8, 1000, 100, 135000),
+    _2c(9, 1000, 50, 203000),
+    _3("3a-1", "two_sequence_3a", 100, 3, 1.0, 39850, 0.000195),
+    _3("3a-2", "two_sequence_3a", 100, 1, 1.0, 64330, 0.000117),
+    _3("3a-3", "two_sequence_3a", 1000, 3, 1.0, 452460, 0.000078),
+    _3("3b-1", "two_sequence_3b", 100, 3, 1.0, 43250, 0.00828),
+    _3("3b-2", "two_sequence_3b", 100, 1, 1.0, 78430, 0.01500),
+    _3("3b-3", "two_sequence_3b", 1000, 1, 1.0, 485080, 0.01207),
+    _3("3c-1", "two_sequence_3c", 100, 3, 0.1, 269650, 0.00558),
+    _3("3c-2", "two_sequence_3c", 100, 1, 0.1, 565640, 0.00441),
+    PaperRow("4-1", "Table 7", "adding", {"T": 100}, 2, 2, 0.5, 74000, trials=10, test_wrong=1),
+    PaperRow("4-2", "Table 7", "adding", {"T": 500}, 2, 2, 0.5, 209000, trials=10, test_wrong=0),
+    PaperRow("4-3", "Table 7", "adding", {"T": 1000}, 2, 2, 0.5, 853000, trials=10, test_wrong=1),
+    PaperRow(
+        "5-1",
+        "Table 8",
+        "multiplication",
+        {"T": 100, "n_seq": 140},
+        2,
+        2,
+        0.1,
+        482000,
+        trials=10,
+        test_wrong=139,
+    ),
+    PaperRow(
+        "5-2",
+        "Table 8",
+        "multiplication",
+        {"T": 100, "n_seq": 13},
+        2,
+        2,
+        0.1,
+        1273000,
+        trials=10,
+        test_wrong=14,
+    ),
+    PaperRow("6a", "Table 9", "temporal_order_6a", {}, 2, 2, 0.5, 31390, trials=20, test_wrong=1),
+    PaperRow("6b", "Table 9", "temporal_order_6b", {}, 3, 2, 0.1, 571100, trials=10, test_wrong=2),
+)
+"""Every LSTM row of Tables 1-9, in the paper's order."""
+
+
+def match(
+    task: str, params: dict[str, Any], blocks: int, cells_per_block: int, lr: float
+) -> PaperRow | None:
+    """The paper row of a configuration (task parameters, topology and learning rate as
+    trained), or None when the paper has no such row."""
+    for row in ROWS:
+        if (
+            row.task == task
+            and all(params.get(k) == v for k, v in row.params.items())
+            and (row.blocks, row.cells_per_block) == (blocks, cells_per_block)
+            and math.isclose(row.lr, lr, rel_tol=1e-9)
+        ):
+            return row
+    return None
