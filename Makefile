@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 STORAGE ?= sqlite:///carousel.db
 SPEC ?= studies/demo.toml
 
-.PHONY: setup sysdeps test lint demo dashboard bench clean compose-test load-test wheelhouse base-images
+.PHONY: setup sysdeps test lint demo dashboard bench reproduce clean compose-test load-test wheelhouse base-images
 
 # Re-runs pip only when pyproject.toml changed since the last install.
 $(STAMP): pyproject.toml
@@ -69,6 +69,12 @@ dashboard: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks.run_all
+
+# Every studies/paper/ spec into one database (resumes: stop and rerun any time), then
+# benchmarks/results/paper.md, a row per LSTM row of Tables 1-9. Hours on 2 cores.
+REPRO_STORAGE ?= sqlite:///reproduce.db
+reproduce: setup
+	$(BIN)/python -m benchmarks.reproduce --storage $(REPRO_STORAGE)
 
 clean:
 	rm -rf $(VENV) carousel.db carousel.db-wal carousel.db-shm

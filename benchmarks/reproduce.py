@@ -1,0 +1,198 @@
+"""Reproduce the paper table by table: run every ``studies/paper/`` spec, then write the report.
+
+``make reproduce`` (``python -m benchmarks.reproduce``) launches each paper spec with
+``study-launch`` against one database (default ``sqlite:///reproduce.db``). A study that is
+already stored resumes where it stopped, so a reproduction spreads over sittings: stop it any
+time, run it again later. Then it writes ``benchmarks/results/paper.md``: one line per LSTM row
+of the paper's Tables 1-9 (`workers.tasks.paper_rows`), every row present (a row no study has
+trained yet says so), with
+
+* seeds solved under the spec's reading (the literal stopping rule in every paper spec);
+* mean and median sequences to success over the solved seeds, and the median under the two
+  relaxed readings (``mae``: the window's mean absolute error below the task's bound;
+  ``frac99``: 99% of the window correct), recorded for every seed whatever stopped it;
+* the median number of wrong test sequences (``test wrong``, of the test set each seed was
+  judged on);
+* the paper's numbers and the ratio of our mean to the paper's.
+
+Options: ``--storage URL``, ``--only exp1,exp4`` (spec files whose names contain one of these),
+``--report-only`` (no training), ``--out FILE``. Extra arguments after ``--`` go to every
+``study-launch`` (e.g. ``-- --workers 2``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from study.schema import SeedRow, StudyRow, TrialRow
+from study.storage import make_engine
+from workers.tasks import make_task
+from workers.tasks.paper_rows import ROWS, PaperRow, match
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "studies" / "paper"
+OUT = ROOT / "benchmarks" / "results" / "paper.md"
+DEFAULT_STORAGE = "sqlite:///reproduce.db"
+
+
+def launch(spec: Path, storage: str, extra: list[str]) -> int:
+    """``study-launch SPEC --storage URL`` in a subprocess (it resumes a stored study)."""
+    exe = Path(sys.executable).with_name("study-launch")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "study.cli"]
+    print(f"== {spec.relative_to(ROOT)}", flush=True)
+    return subprocess.run([*cmd, str(spec), "--storage", storage, *extra], cwd=ROOT).returncode
+
+
+def row_of(task: str, config: dict[str, Any]) -> PaperRow | None:
+    """The paper row a trial's configuration trained (unset values: the task's paper setup)."""
+    model = config.get("model") or {}
+    if model.get("name", "lstm1997") != "lstm1997":
+        return None
+    try:
+        t = make_task(task, **(config.get("task_params") or {}))
+    except ValueError:
+        return None
+    setup = t.paper
+    lr = config.get("lr") or setup.lr
+    blocks = model.get("blocks") or setup.blocks
+    cells = model.get("cells_per_block") or setup.cells_per_block
+    return match(task, t.params(), int(blocks), int(cells), float(lr))
+
+
+def collect(storage: str) -> dict[str, dict[str, Any]]:
+    """Per paper row key: the studies, budgets and seed rows of every finished trial on it."""
+    engine = make_engine(storage, read_only=True)
+    stmt = (
+        select(StudyRow.name, StudyRow.task, TrialRow.config, SeedRow)
+        .join(TrialRow, TrialRow.study_id == StudyRow.id)
+        .join(SeedRow, SeedRow.trial_id == TrialRow.id)
+        .where(TrialRow.state == "COMPLETE")
+    )
+    out: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"studies": set(), "budgets": set(), "seeds": []}
+    )
+    with Session(engine) as session:
+        for study, task, config, seed in session.execute(stmt):
+            config = json.loads(config) if isinstance(config, str) else config
+            row = row_of(task, config)
+            if row is None:
+                continue
+            got = out[row.key]
+            got["studies"].add(study)
+            got["budgets"].add(int(config.get("max_sequences") or 0))
+            got["seeds"].append(seed)
+    engine.dispose()
+    return out
+
+
+def _median(xs: list[int | None]) -> float | None:
+    v = [x for x in xs if x is not None]
+    return statistics.median(v) if v else None
+
+
+def _fmt(x: Any, digits: int = 0) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        return f"{x:,.{digits}f}"
+    return f"{x:,}" if isinstance(x, int) else str(x)
+
+
+def report(storage: str) -> list[str]:
+    """The lines of paper.md (every paper row, measured or marked as not run)."""
+    got = collect(storage)
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+        check=False,
+    ).stdout.strip()  # fmt: skip
+    cols = ["row", "table", "net", "seeds", "budget", "solved", "mean", "median", "median mae",
+            "median frac99", "test wrong", "paper mean", "paper success", "ratio"]  # fmt: skip
+    lines = [
+        "# Reproduction of Hochreiter & Schmidhuber (1997), Tables 1-9 (LSTM rows)",
+        "",
+        f"{time.strftime('%Y-%m-%d %H:%M')} · commit {commit} · {platform.machine()}, "
+        f"{platform.python_implementation()} {platform.python_version()} · storage "
+        f"`{storage.split('@')[-1]}` · `make reproduce`",
+        "",
+        "solved: seeds meeting the literal stopping rule within budget and passing the final test;"
+        " mean / median: sequences to success over solved seeds; median mae / frac99: the relaxed"
+        " readings' first hit over the seeds that reached them; ratio: our mean / the paper's.",
+        "",
+        "| " + " | ".join(cols) + " |",
+        "|" + "---|" * len(cols),
+    ]
+    for row in ROWS:
+        g = got.get(row.key)
+        net = f"{row.blocks}x{row.cells_per_block} lr {row.lr:g}"
+        paper_success = _fmt(row.success, 2) if row.success is not None else "-"
+        if g is None:
+            cells = [row.key, row.table, net, "not run", *["-"] * 7, _fmt(row.sequences),
+                     paper_success, "-"]  # fmt: skip
+            lines.append("| " + " | ".join(cells) + " |")
+            continue
+        seeds = g["seeds"]
+        solved = [s.sequences_to_solve for s in seeds if s.solved]
+        mean = statistics.fmean(solved) if solved else None
+        ratio = mean / row.sequences if mean is not None and row.sequences else None
+        cells = [
+            row.key,
+            row.table,
+            net,
+            str(len(seeds)),
+            "/".join(_fmt(b) for b in sorted(g["budgets"])),
+            f"{len(solved)}/{len(seeds)}",
+            _fmt(mean),
+            _fmt(_median(solved)),
+            _fmt(_median([s.seq_mae for s in seeds])),
+            _fmt(_median([s.seq_frac99 for s in seeds])),
+            _fmt(_median([s.test_wrong for s in seeds])),
+            _fmt(row.sequences),
+            paper_success,
+            _fmt(ratio, 2),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, extra = argv[:i], argv[i + 1 :]
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--storage", default=DEFAULT_STORAGE)
+    ap.add_argument("--only", default="", help="comma-separated parts of spec file names")
+    ap.add_argument("--report-only", action="store_true")
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args(argv)
+    failed = []
+    if not args.report_only:
+        only = [s for s in args.only.split(",") if s]
+        specs = sorted(SPECS.glob("*.toml"))
+        for spec in (s for s in specs if not only or any(o in s.name for o in only)):
+            if launch(spec, args.storage, extra) != 0:
+                failed.append(spec.name)
+    lines = report(args.storage)
+    args.out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {args.out}")
+    if failed:
+        print(f"study-launch failed for: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
