@@ -5,7 +5,7 @@ fewer seeds. This benchmark measures the paper's rows and one variant per candid
 (the ambiguities documented in `workers.tasks.embedded_reber` and `workers.protocols`): the
 update moment (per step / per sequence), the training target (next symbol / all legal
 successors / their probabilities), fixed vs fresh training strings, the initial weight range,
-and a larger budget. Every variant trains the same seeds (paired: `TrialConfig.seed_key`
+f' in the output delta, and a larger budget. Every variant trains the same seeds (paired: `TrialConfig.seed_key`
 ignores the update moment) through `workers.trainer.train`, the path studies use.
 
 Run: ``.venv/bin/python -m benchmarks.exp1_variants [--seeds 10] [--budget 100000] [--quick]``;
@@ -40,6 +40,7 @@ class Variant:
     lr: float = 0.5
     task_params: dict[str, Any] = field(default_factory=dict)
     update: str | None = None
+    output_delta: str | None = None
     init_range: float | None = None
     budget_factor: int = 1
 
@@ -55,6 +56,8 @@ VARIANTS = (
     Variant("1-5, target: legal successors' probabilities", task_params={"target": "probability"}),
     Variant("1-5, fresh strings (no fixed sets)", task_params={"sets": "fresh"}),
     Variant("1-5, init range 0.1", init_range=0.1),
+    Variant("1-5, output delta without f'", output_delta="no_fprime"),
+    Variant("1-2, output delta without f'", 3, 2, 0.1, output_delta="no_fprime"),
     Variant("1-5, 4x budget", budget_factor=4),
     Variant(
         "1-5, probabilities, 4x budget", task_params={"target": "probability"}, budget_factor=4
@@ -72,6 +75,7 @@ def run(v: Variant, seeds: int, budget: int) -> dict[str, Any]:
         max_sequences=budget * v.budget_factor,
         seeds=seeds,
         update=v.update,
+        output_delta=v.output_delta,
     )
     t0 = time.perf_counter()
     r = train(cfg)

@@ -220,6 +220,7 @@ def train_per_step(
     targets: torch.Tensor,
     lr: float,
     on: torch.Tensor,
+    loss: str = "squared",
 ) -> torch.Tensor:
     """One sequence per lane with on-line SGD applied after every step that has an error slot
     (RTRL's real-time update, ``update = "step"``), by autograd: the readable reference of the
@@ -239,6 +240,8 @@ def train_per_step(
         targets: (K, E, O) targets at the slots.
         lr: learning rate; the loss of a step is 1/2 sum (y - target)^2 over its slots.
         on: (K,) bool: lanes that train this sequence (the others keep their weights).
+        loss: "squared" (1/2 SSE, the paper's) or "logistic" (the outputs' cross-entropy, whose
+            output delta is y - t: the paper's delta without f').
 
     Returns:
         (K, E, O) outputs at the used slots before their step's update (0 elsewhere).
@@ -257,10 +260,11 @@ def train_per_step(
         at = used & (steps == t)  # (K, E)
         if not bool(at.any()):
             continue
-        diff = torch.where(at[:, :, None], y[:, None, :] - targets, torch.zeros_like(targets))
-        loss = 0.5 * (diff**2).sum()
+        yy = y[:, None, :].expand(K, E, O)
+        per = output_loss(yy, targets, loss)
+        total = torch.where(at[:, :, None], per, torch.zeros_like(per)).sum()
         # earlier steps' output weights do not reach this step's outputs: no gradient (None)
-        grads = torch.autograd.grad(loss, leaves, retain_graph=True, allow_unused=True)
+        grads = torch.autograd.grad(total, leaves, retain_graph=True, allow_unused=True)
         with torch.no_grad():
             out = torch.where(at[:, :, None], y.detach()[:, None, :].expand(K, E, O), out)
             for W, part, mask in ((Wh, grads[0::2], net.mask_h), (Wo, grads[1::2], net.mask_o)):
@@ -269,3 +273,14 @@ def train_per_step(
         net.Wh.copy_(Wh)
         net.Wo.copy_(Wo)
     return out
+
+
+def output_loss(y: torch.Tensor, t: torch.Tensor, loss: str) -> torch.Tensor:
+    """Elementwise loss of logistic outputs ``y`` against targets ``t``: ``squared`` is
+    1/2 (y - t)^2 (output delta (y - t) f'(net), the paper's); ``logistic`` is the cross-entropy
+    -t log y - (1 - t) log(1 - y), whose output delta is y - t (f' dropped)."""
+    if loss == "squared":
+        return 0.5 * (y - t) ** 2
+    if loss == "logistic":
+        return -(t * torch.log(y) + (1.0 - t) * torch.log1p(-y))
+    raise ValueError(f"loss must be squared or logistic, got {loss!r}")

@@ -74,7 +74,10 @@ class KernelBackend:
 
     name = "kernel"
 
-    def __init__(self, model: Any, dtype: type = np.float64, per_step: bool = False) -> None:
+    def __init__(
+        self, model: Any, dtype: type = np.float64, per_step: bool = False,
+        output_fprime: bool = True,
+    ) -> None:  # fmt: skip
         from workers.kernels import lstm1997  # numba compiles (or loads its cache) when used
 
         self._kernel = lstm1997
@@ -87,7 +90,7 @@ class KernelBackend:
         self.Wo: np.ndarray = np.ascontiguousarray(Wo, dtype=dtype)
         self.mask_h: np.ndarray = np.ascontiguousarray(lay.mask_h, dtype=dtype)
         self.mask_o: np.ndarray = np.ascontiguousarray(lay.mask_o, dtype=dtype)
-        self.cfg = lstm1997.kernel_config(lay, g=model.g, h=model.h)
+        self.cfg = lstm1997.kernel_config(lay, g=model.g, h=model.h, output_fprime=output_fprime)
 
     def _arrays(self, lb: LaneBatch) -> tuple[np.ndarray, ...]:
         # the kernel reads SequenceBatch's own dtypes (int32 indices, float64 values): no copies
@@ -207,16 +210,17 @@ class TorchBackend:
         from models.lstm1997 import Lstm1997
         from workers.protocols import PAPER, LaneAdam
 
-        if loss not in ("squared", "cross_entropy"):
-            raise ValueError(f"loss must be squared or cross_entropy, got {loss!r}")
-        if per_step and not (isinstance(model, Lstm1997) and loss == "squared"):
+        if loss not in ("squared", "cross_entropy", "logistic"):
+            raise ValueError(f"loss must be squared, logistic or cross_entropy, got {loss!r}")
+        if per_step and not (isinstance(model, Lstm1997) and loss in ("squared", "logistic")):
             raise ValueError("the per-step update trains the 1997 net's squared error only")
         self.per_step = per_step
         """Update after every step with an error slot (`models.lstm1997.train_per_step`)."""
         self.loss = loss
-        """``squared``: the paper's 0.5 (y - t)^2 on the logistic outputs; ``cross_entropy``:
-        softmax cross-entropy over the output units' net inputs, logit(y) (real-data tasks with
-        ``output = "softmax"``)."""
+        """``squared``: the paper's 0.5 (y - t)^2 on the logistic outputs; ``logistic``: their
+        cross-entropy (output delta y - t, the paper's without f'; ``output_delta =
+        "no_fprime"``); ``cross_entropy``: softmax cross-entropy over the output units' net
+        inputs, logit(y) (real-data tasks with ``output = "softmax"``)."""
         self.device = torch.device(device)
         self.model = model.to(self.device)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
@@ -300,8 +304,10 @@ class TorchBackend:
             y = self._at_slots(self._run(x, lengths), steps)  # (K, m, E, O)
             used = (steps >= 0).unsqueeze(3) & seq_used[:, :, None, None]
             # where(), not multiplication: a diverged lane's NaN must not leak into the sum
-            if self.loss == "squared":
-                per = 0.5 * torch.where(used, (y - tgt) ** 2, torch.zeros_like(y))
+            if self.loss in ("squared", "logistic"):
+                from models.lstm1997 import output_loss
+
+                per = torch.where(used, output_loss(y, tgt, self.loss), torch.zeros_like(y))
             else:
                 eps = 1e-12 if y.dtype == torch.float64 else 1e-6
                 logp = torch.log_softmax(torch.logit(y, eps=eps), dim=3)
@@ -337,7 +343,9 @@ class TorchBackend:
             x, steps, tgt, lengths = self._dense_rows(lb, lane + b)
             on = torch.as_tensor(b < n_seq, device=self.device)
             net: Any = self.model
-            y = train_per_step(net, x[:, 0], lengths[:, 0], steps[:, 0], tgt[:, 0], lr, on)
+            y = train_per_step(
+                net, x[:, 0], lengths[:, 0], steps[:, 0], tgt[:, 0], lr, on, self.loss
+            )
             out[:, b] = y.cpu().double().numpy()
         return out
 

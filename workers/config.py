@@ -90,6 +90,8 @@ NEW_MODEL_FIELDS = (
 """ModelSpec fields added after the first stored studies (left out of keys when unset)."""
 PROTOCOLS = ("paper", "modern")
 """Training protocols: the paper's on-line SGD, or a modern optimiser (`workers.protocols`)."""
+OUTPUT_DELTAS = ("paper", "no_fprime")
+"""The output delta: the paper's (y - t) f'(net), or y - t (`TrialConfig.output_delta`)."""
 UPDATES = ("sequence", "step")
 """When the paper protocol's on-line SGD changes the weights: after each sequence, or after each
 step with an error slot (`workers.protocols.update_moment`)."""
@@ -136,6 +138,10 @@ class TrialConfig:
     """The paper protocol's update moment: ``sequence`` (the summed gradient of a sequence at its
     end), ``step`` (each step's gradient right after it: RTRL's real-time update; the 1997 net
     only), or None: the task's and model's default (`workers.protocols.update_moment`)."""
+    output_delta: str | None = None
+    """The output units' delta: ``paper`` (None): (y - t) f'(net), the gradient of 1/2 SSE;
+    ``no_fprime``: y - t (f' dropped; the logistic outputs' cross-entropy gradient), a measured
+    variant of the paper reproduction (the 1997 net and the torch path only)."""
 
     def __post_init__(self) -> None:
         if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
@@ -154,6 +160,10 @@ class TrialConfig:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
         if self.update is not None and self.update not in UPDATES:
             raise ValueError(f"update must be one of {UPDATES}, got {self.update!r}")
+        if self.output_delta not in (None, *OUTPUT_DELTAS):
+            raise ValueError(
+                f"output_delta must be one of {OUTPUT_DELTAS}, got {self.output_delta!r}"
+            )
 
     def seed_of(self, i: int) -> int:
         """Seed of lane i: a hash of (seed_base, configuration, replicate), worker-independent."""
@@ -161,10 +171,11 @@ class TrialConfig:
 
     def seed_key(self) -> str:
         """The configuration as far as seeds are concerned: the budget, the success reading and
-        the update moment do not change a seed, so the same net sees the same data whichever
-        reading stops it and whichever moment applies its updates (paired variants)."""
+        the learning-rule variants (update moment, output delta) do not change a seed, so the same
+        net sees the same data whichever reading stops it and whichever rule trains it (paired
+        variants)."""
         d = json.loads(self.key())
-        for k in ("max_sequences", "reading", "update"):
+        for k in ("max_sequences", "reading", "update", "output_delta"):
             d.pop(k, None)
         return json.dumps(d, sort_keys=True)
 
@@ -174,8 +185,9 @@ class TrialConfig:
         d["model"] = self.model.to_key_dict()
         if d["protocol"] == "paper":
             d.pop("protocol")  # the only protocol before it became an axis: old keys stay
-        if d["update"] is None:
-            d.pop("update")  # unset (the default moment): keys from before the option stay
+        for k in ("update", "output_delta"):  # unset: keys from before the option stay
+            if d[k] is None:
+                d.pop(k)
         for k in (
             "seeds",
             "seed_base",

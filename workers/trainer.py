@@ -158,9 +158,16 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
     rec = recipe(spec.name, config.protocol)
     lr = config.lr if config.lr is not None else (rec.lr if rec.lr is not None else setup.lr)
     per_step = update_moment(config, task.error_at_end) == "step"
+    no_fprime = config.output_delta == "no_fprime"
+    if no_fprime and (task.loss != "squared" or spec.name in SUCCESSOR_MODELS):
+        raise ValueError(
+            "output_delta 'no_fprime' drops f' from the paper's squared-error delta; it needs a"
+            " task with squared error and a recurrent model"
+        )
+    loss = "logistic" if no_fprime else task.loss
     eligible = config.protocol == "paper" and (
         (spec.is_lstm1997 and spec.gradient == "truncated" and not spec.forget_gate)
-        or spec.name in BASELINE_KERNELS
+        or (spec.name in BASELINE_KERNELS and not no_fprime)
     )
     if spec.name in SUCCESSOR_MODELS:
         if config.backend == "kernel":
@@ -183,7 +190,7 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
     dtype = np.float32 if config.precision == "float32" else np.float64
     backend: Backend
     if backend_name == "kernel" and spec.is_lstm1997:
-        backend = KernelBackend(model, dtype=dtype, per_step=per_step)
+        backend = KernelBackend(model, dtype=dtype, per_step=per_step, output_fprime=not no_fprime)
     elif backend_name == "kernel":
         backend = BaselineKernelBackend(model, spec.name, dtype=dtype)
     else:
@@ -191,7 +198,7 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
             model.to(torch.float32 if dtype is np.float32 else torch.float64),
             device=device,
             recipe=rec,
-            loss=task.loss,
+            loss=loss,
             per_step=per_step,
         )
 

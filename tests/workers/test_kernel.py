@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from models.layout import Lstm1997Layout, init_weights
-from models.lstm1997 import Lstm1997, train_per_step
+from models.lstm1997 import Lstm1997, output_loss, train_per_step
 from workers.kernels.lstm1997 import forward_block, kernel_config, train_block
 
 Data = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -62,6 +62,7 @@ def torch_oracle(
     lr: float,
     train: bool = True,
     per_step: bool = False,
+    loss: str = "squared",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Weights after on-line training and the outputs at the slots before each update."""
     idx, val, lengths, targets, steps = data
@@ -79,22 +80,23 @@ def torch_oracle(
             on = torch.tensor([b < n_seq[k] for k in range(K)])
             y_s = train_per_step(
                 net, torch.tensor(x), torch.tensor(lengths[:, b]), torch.tensor(steps[:, b]),
-                torch.tensor(targets[:, b]), lr, on,
+                torch.tensor(targets[:, b]), lr, on, loss,
             )  # fmt: skip
             out_y[:, b] = y_s.numpy()
             continue
         y = net(torch.tensor(x))
-        loss = torch.zeros((), dtype=torch.float64)
+        total = torch.zeros((), dtype=torch.float64)
         for k in range(K):
             for e in range(E):
                 st = steps[k, b, e]
                 if b < n_seq[k] and 0 <= st < lengths[k, b]:
                     out_y[k, b, e] = y[k, st].detach().numpy()
-                    loss = loss + 0.5 * ((y[k, st] - torch.tensor(targets[k, b, e])) ** 2).sum()
+                    tk = torch.tensor(targets[k, b, e])
+                    total = total + output_loss(y[k, st], tk, loss).sum()
         if not train:
             continue
         net.zero_grad()
-        loss.backward()
+        total.backward()
         with torch.no_grad():
             on = torch.tensor([float(b < n_seq[k]) for k in range(K)], dtype=torch.float64)
             for W, mask in ((net.Wh, net.mask_h), (net.Wo, net.mask_o)):
@@ -163,6 +165,31 @@ def test_training_matches_torch_oracle(case: tuple, per_step: bool) -> None:  # 
         np.arange(B)[None, :, None, None] < n_seq[:, None, None, None]
     )
     assert (y_k[np.broadcast_to(unused, y_k.shape)] == 0).all()
+
+
+@pytest.mark.parametrize("per_step", [False, True], ids=["per-sequence", "per-step"])
+@pytest.mark.parametrize("case", [CASES[1], CASES[3]], ids=["sparse", "dense-2a"])
+def test_output_delta_without_fprime_matches_the_logistic_loss_oracle(
+    case: tuple,  # type: ignore[type-arg]
+    per_step: bool,
+) -> None:
+    """``output_fprime=False`` (delta y - t) is the gradient of the outputs' cross-entropy."""
+    gates, conn, bias, gh, C, S, I, O, A, slots, mode = case
+    lay = Lstm1997Layout(I, O, C, S, gates=gates, connectivity=conn, bias=bias)
+    K, B, T, lr = 3, 4, 11, 0.8
+    Wh, Wo = make_weights(lay, K, seed=21)
+    data = make_data(lay, K, B, T, A, slots, seed=22)
+    n_seq = np.array([B, 2, B])
+    cfg = kernel_config(lay, gh[0], gh[1], inputs=mode, output_fprime=False)
+    Wh_t, Wo_t, y_t = torch_oracle(lay, gh, Wh, Wo, data, n_seq, lr, per_step=per_step,
+                                   loss="logistic")  # fmt: skip
+    Wh_k, Wo_k, y_k = run_kernel(lay, cfg, Wh, Wo, data, n_seq, lr, per_step=per_step)
+    np.testing.assert_allclose(Wh_k, Wh_t, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(Wo_k, Wo_t, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(y_k[0], y_t[0], rtol=1e-9, atol=1e-12)
+    paper = run_kernel(lay, kernel_config(lay, gh[0], gh[1], inputs=mode), Wh, Wo, data, n_seq,
+                       lr, per_step=per_step)  # fmt: skip
+    assert np.abs(paper[0] - Wh_k).max() > 1e-6  # the paper's delta trains differently
 
 
 ADDING = Lstm1997Layout(n_inputs=2, n_outputs=1)

@@ -132,3 +132,19 @@ def test_reber_targets_other_than_the_next_symbol(target: str) -> None:
     assert ((b.targets > 0) == b.legal)[used].all()
     sums = b.targets.sum(axis=2)[used]
     assert np.allclose(sums, 1.0) if target == "probability" else (sums >= 1).all()
+
+
+def test_output_delta_without_fprime_trains_the_same_on_kernel_and_torch() -> None:
+    cfg = reber(max_sequences=40, output_delta="no_fprime", task_params={"sets": "fresh"})
+    k = train(TrialConfig.from_dict({**cfg.to_dict(), "backend": "kernel"}))
+    t = train(TrialConfig.from_dict({**cfg.to_dict(), "backend": "torch"}))
+    paper = train(TrialConfig.from_dict({**cfg.to_dict(), "output_delta": None}))
+    assert (k.backend, t.backend) == ("kernel", "torch")
+    for a, b, p in zip(k.seeds, t.seeds, paper.seeds, strict=True):
+        assert a.seed == b.seed == p.seed  # a variant of the rule, on the same seeds
+        assert a.final_train_error == pytest.approx(b.final_train_error, rel=1e-9)
+        assert a.final_train_error != p.final_train_error
+    with pytest.raises(ValueError, match="output_delta must be"):
+        reber(output_delta="none")
+    with pytest.raises(ValueError, match="no_fprime"):
+        train(reber(model=ModelSpec(name="tcn"), output_delta="no_fprime"))

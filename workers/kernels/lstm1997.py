@@ -15,6 +15,7 @@ partials of the cell states are accumulated forward in time (paper eqs. 25 and 2
 and at every error slot (gradient of 1/2 SSE, one-step backprop for output units and output gates)::
 
     d_k        = (y_k - t_k) f'(net_k)                        ;  grad Wo[k, :]     += d_k v
+                 (``output_fprime=False``: d_k = y_k - t_k)
     e_jv       = sum_k Wo[k, jv] d_k
     d_out_j    = f'(net_out_j) sum_v e_jv h(s_jv)             ;  grad Wh[out_j, :] += d_out_j u
     ds_jv      = e_jv y_out_j h'(s_jv)                        ;  grad Wh[c_jv, :]  += ds_jv P_c[jv]
@@ -119,11 +120,15 @@ class KernelConfig(NamedTuple):
     """Cell output squashing h1 (2f - 1); else the identity."""
     inputs: int
     """`simd.INPUT_MODES` code; "auto" is resolved per call from I and A."""
+    output_fprime: bool = True
+    """Output delta ``(y - t) f'(net)`` (the paper's); False: ``y - t``, the gradient of the
+    logistic outputs' cross-entropy (a measured variant, ``output_delta = "no_fprime"``)."""
 
 
 def kernel_config(
-    layout: Lstm1997Layout, g: str = "g2", h: str = "h1", inputs: str = "auto"
-) -> KernelConfig:
+    layout: Lstm1997Layout, g: str = "g2", h: str = "h1", inputs: str = "auto",
+    output_fprime: bool = True,
+) -> KernelConfig:  # fmt: skip
     """The kernel's :class:`KernelConfig` for a layout and squashing pair.
 
     Args:
@@ -131,6 +136,7 @@ def kernel_config(
         g: cell-input squashing, "g2" or "g1".
         h: cell-output squashing, "h1" or "id".
         inputs: "auto", "dense" or "sparse" (a speed choice; results agree to rounding).
+        output_fprime: keep f' in the output delta (the paper); False drops it.
 
     Raises:
         ValueError: for a forget gate (not in the 1997 cell; use the torch model) or unknown kinds.
@@ -153,6 +159,7 @@ def kernel_config(
         g2=g == "g2",
         h1=h == "h1",
         inputs=simd.INPUT_MODES[inputs],
+        output_fprime=bool(output_fprime),
     )
 
 

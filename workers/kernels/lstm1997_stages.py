@@ -374,11 +374,15 @@ def backprop_slot(t, nl, dense, cfg, cols, net, fwd, grad, xi, em, num):  # type
     has_in, has_out = cfg.in_gate[0] >= 0, cfg.out_gate[0] >= 0
     zero, one = num.zero, num.one
     u, v, xv, gW, gWv, d_o, ec = fwd.u, fwd.v, fwd.xv, grad.gW, grad.gWv, grad.d_o, grad.ec
-    # Output units: d_k = (y_k - t_k) f'(net_k); grad Wo[k] += d_k v.
+    # Output units: d_k = (y_k - t_k) f'(net_k) (or y_k - t_k without f'); grad Wo[k] += d_k v.
     for r in range(O):
-        for k in range(nl):
-            yk = fwd.y[r, k]
-            d_o[r, k] = (yk - grad.tg[r, k]) * yk * (one - yk) if em[k] else zero
+        if cfg.output_fprime:
+            for k in range(nl):
+                yk = fwd.y[r, k]
+                d_o[r, k] = (yk - grad.tg[r, k]) * yk * (one - yk) if em[k] else zero
+        else:
+            for k in range(nl):
+                d_o[r, k] = fwd.y[r, k] - grad.tg[r, k] if em[k] else zero
         for jj in range(cols.n_loop_o[r]):
             m = cols.o[r, jj]
             for k in range(nl):
