@@ -5,8 +5,9 @@ fewer seeds. This benchmark measures the paper's rows and one variant per candid
 (the ambiguities documented in `workers.tasks.embedded_reber` and `workers.protocols`): the
 update moment (per step / per sequence), the training target (next symbol / all legal
 successors / their probabilities), fixed vs fresh training strings, the initial weight range,
-f' in the output delta, and a larger budget. Every variant trains the same seeds (paired: `TrialConfig.seed_key`
-ignores the update moment) through `workers.trainer.train`, the path studies use.
+f' in the output delta, and a larger budget. Every variant trains the same seeds (paired:
+`TrialConfig.seed_key` ignores the learning-rule variants) through `workers.trainer.train`, the
+path studies use.
 
 Run: ``.venv/bin/python -m benchmarks.exp1_variants [--seeds 10] [--budget 100000] [--quick]``;
 writes ``benchmarks/results/exp1_variants.md`` (a row per variant: success, median and mean
