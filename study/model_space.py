@@ -48,6 +48,7 @@ SECTION_PARAMS: dict[str, tuple[str, ...]] = {
 CATEGORICAL = {
     "protocol": ("paper", "modern"),
     "update": ("sequence", "step"),
+    "output_delta": ("paper", "no_fprime"),
     "attention": ("causal", "full"),
     "positions": ("sinusoidal", "learned"),
 }
@@ -99,10 +100,11 @@ def new_names() -> tuple[str, ...]:
     return (*CATEGORICAL, *INTEGERS, "dropout", "forget_bias")
 
 
-TOP_LEVEL_AXES = ("protocol", "update")
+TOP_LEVEL_AXES = ("protocol", "update", "output_delta")
 """Axes a spec may set for every trial at the top level (one value) or sweep under ``[space]``:
-the training protocol, and the paper protocol's update moment (``sequence`` or ``step``;
-unset: `workers.protocols.update_moment`'s default)."""
+the training protocol, the paper protocol's update moment (``sequence`` or ``step``; unset:
+`workers.protocols.update_moment`'s default) and the output delta (``paper`` or
+``no_fprime``, a reproduction variant)."""
 
 
 def top_level_axis(

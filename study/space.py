@@ -158,6 +158,7 @@ def config_for(spec: Spec, params: dict[str, Any]) -> TrialConfig:
         curve_points=spec.curve_points,
         protocol=str(params.get("protocol", default_protocol(model.name))),
         update=params.get("update"),
+        output_delta=params.get("output_delta"),
     )
 
 

@@ -32,7 +32,7 @@ from study.spec import (
 _TOP = {
     "name", "description", "task", "models", "seeds", "max_sequences", "reading", "seed",
     "backend", "precision", "curve_points", "paper_experiment", "sampler", "n_trials",
-    "task_params", "space", "pruning", "protocol", "update",
+    "task_params", "space", "pruning", "protocol", "update", "output_delta",
 }  # fmt: skip
 _SPACE_GROUPS = ("task", "lstm1997", "baselines")
 _COMMON = ("lr", "init_range")
@@ -110,6 +110,14 @@ class Validator:
         task_axes = self.task_axes(raw, space, task, grid)
         for axis_name in ms.TOP_LEVEL_AXES:
             common |= ms.top_level_axis(self, raw, space, grid, axis_name)
+        delta = common.get("output_delta")
+        successors = set(models) & {"tcn", "transformer"}
+        if isinstance(delta, Choice) and "no_fprime" in delta.values and successors:
+            raise self.fail(
+                "output_delta" if "output_delta" in raw else "space.output_delta",
+                "'no_fprime' changes the recurrent nets' squared-error delta; tcn and"
+                " transformer have none",
+            )
         update = common.get("update")
         if isinstance(update, Choice) and "step" in update.values and set(models) - {"lstm1997"}:
             raise self.fail(

@@ -163,3 +163,15 @@ def test_the_update_moment_is_a_top_level_value_or_an_lstm1997_axis() -> None:
         parse_spec(REBER.replace("MODELS", '["lstm1997", "elman"]') + 'update = "step"\n')
     with pytest.raises(SpecError, match=r"space\.update"):
         parse_spec(REBER.replace("MODELS", '["lstm1997"]') + '[space]\nupdate = ["batch"]\n')
+
+
+def test_the_output_delta_is_a_spec_variant_for_recurrent_nets() -> None:
+    spec = parse_spec(
+        REBER.replace("MODELS", '["lstm1997", "elman"]')
+        + '[space]\noutput_delta = ["paper", "no_fprime"]\n'
+    )
+    got = sorted((p["model"], config_for(spec, p).output_delta) for p in grid_points(spec))
+    assert got == [("elman", "no_fprime"), ("elman", "paper"), ("lstm1997", "no_fprime"),
+                   ("lstm1997", "paper")]  # fmt: skip
+    with pytest.raises(SpecError, match="output_delta"):
+        parse_spec(REBER.replace("MODELS", '["lstm1997", "tcn"]') + 'output_delta = "no_fprime"\n')
