@@ -54,8 +54,9 @@ class Backend(Protocol):
         """Train lane k on its first n_seq[k] sequences; return outputs (K, B, E, O)."""
         ...
 
-    def forward(self, lb: LaneBatch) -> np.ndarray:
-        """Outputs (K, B, E, O) without training."""
+    def forward(self, lb: LaneBatch, lanes: np.ndarray | None = None) -> np.ndarray:
+        """Outputs (K, B, E, O) without training; a backend may leave the rows of lanes not in
+        ``lanes`` (bool (K,)) uncomputed (zeros)."""
         ...
 
     def snapshot(self) -> Any: ...
@@ -67,6 +68,12 @@ class Backend(Protocol):
     def finite(self) -> np.ndarray:
         """(K,) bool: all weights of the lane finite."""
         ...
+
+
+def _rows(lb: LaneBatch, lanes: np.ndarray | None) -> np.ndarray:
+    """(K,) sequences each lane evaluates: all B, or none for a lane not in ``lanes``."""
+    full = np.full(lb.K, lb.B, dtype=np.int64)
+    return full if lanes is None else np.where(lanes, full, 0)
 
 
 class KernelBackend:
@@ -113,14 +120,14 @@ class KernelBackend:
         )  # fmt: skip
         return out.astype(np.float64)
 
-    def forward(self, lb: LaneBatch) -> np.ndarray:
+    def forward(self, lb: LaneBatch, lanes: np.ndarray | None = None) -> np.ndarray:
         idx, val, lengths, targets, steps = self._arrays(lb)
         out: np.ndarray = np.zeros(
             (lb.K, lb.B, targets.shape[2], targets.shape[3]), dtype=self.dtype
         )
         self._kernel.forward_block(
             self.Wh, self.Wo, self.mask_h, self.mask_o, idx, val, lengths, steps,
-            np.full(lb.K, lb.B, dtype=np.int64), self.cfg, out,
+            _rows(lb, lanes), self.cfg, out,
         )  # fmt: skip
         return out.astype(np.float64)
 
@@ -170,11 +177,11 @@ class BaselineKernelBackend:
         )  # fmt: skip
         return out.astype(np.float64)
 
-    def forward(self, lb: LaneBatch) -> np.ndarray:
+    def forward(self, lb: LaneBatch, lanes: np.ndarray | None = None) -> np.ndarray:
         idx, val, lengths, targets, steps = self._arrays(lb)
         out: np.ndarray = np.zeros(targets.shape, dtype=self.dtype)
-        full = np.full(lb.K, lb.B, dtype=np.int64)
-        self._kb.forward_block(self.kind, self.params, idx, val, lengths, steps, full, out)
+        rows = _rows(lb, lanes)
+        self._kb.forward_block(self.kind, self.params, idx, val, lengths, steps, rows, out)
         return out.astype(np.float64)
 
     def snapshot(self) -> dict[str, np.ndarray]:
@@ -350,9 +357,12 @@ class TorchBackend:
         return out
 
     @torch.no_grad()
-    def forward(self, lb: LaneBatch, chunk: int = 256) -> np.ndarray:
+    def forward(
+        self, lb: LaneBatch, lanes: np.ndarray | None = None, chunk: int = 256
+    ) -> np.ndarray:
         """All B sequences of every lane at once: each lane's weights are repeated per sequence
-        (``functional_call``), so a 2560-sequence test set is a few dozen batched passes."""
+        (``functional_call``), so a 2560-sequence test set is a few dozen batched passes.
+        ``lanes`` is accepted for the protocol; every lane is computed (one batched pass)."""
         E, O = lb.flat.targets.shape[1:]
         out: np.ndarray = np.zeros((lb.K, lb.B, E, O))
         if self.batched:

@@ -148,3 +148,25 @@ def test_output_delta_without_fprime_trains_the_same_on_kernel_and_torch() -> No
         reber(output_delta="none")
     with pytest.raises(ValueError, match="no_fprime"):
         train(reber(model=ModelSpec(name="tcn"), output_delta="no_fprime"))
+
+
+def test_a_stopping_test_skips_lanes_that_already_failed_without_changing_anything() -> None:
+    from workers.trainer import _evaluate
+
+    task = make_task("noise_free_2b", p=10)
+    K = 3
+    model = build_model(ModelSpec(), task.paper, task.n_inputs, task.n_outputs,
+                        [np.random.default_rng(k) for k in range(K)], 0.2)  # fmt: skip
+    backend = KernelBackend(model)
+    lanes = np.array([True, True, False])
+
+    def run(max_wrong: int | None) -> tuple[np.ndarray, np.ndarray, list[float]]:
+        rngs = [np.random.default_rng(40 + k) for k in range(K)]
+        wrong, mae = _evaluate(task, backend, rngs, lanes, 600, 100, max_wrong)
+        return wrong, mae, [float(r.random()) for r in rngs]  # where each stream is now
+
+    full, short = run(None), run(0)
+    assert (full[0][:2] > 0).all()  # an untrained net fails: the shortcut applies
+    assert (short[0] <= full[0]).all() and ((short[0] > 0) == (full[0] > 0)).all()
+    assert short[2] == full[2]  # every test stream advanced exactly as without the shortcut
+    assert short[0][2] == full[0][2] == 600 and np.isnan(short[1][2])
