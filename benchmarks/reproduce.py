@@ -56,7 +56,8 @@ def launch(spec: Path, storage: str, extra: list[str]) -> int:
 
 
 def row_of(task: str, config: dict[str, Any]) -> PaperRow | None:
-    """The paper row a trial's configuration trained (unset values: the task's paper setup)."""
+    """The paper row a trial's configuration trained: the values it stored as trained
+    (``config["trained"]``), else its own, else the task's paper setup."""
     model = config.get("model") or {}
     if model.get("name", "lstm1997") != "lstm1997":
         return None
@@ -64,10 +65,10 @@ def row_of(task: str, config: dict[str, Any]) -> PaperRow | None:
         t = make_task(task, **(config.get("task_params") or {}))
     except ValueError:
         return None
-    setup = t.paper
-    lr = config.get("lr") or setup.lr
-    blocks = model.get("blocks") or setup.blocks
-    cells = model.get("cells_per_block") or setup.cells_per_block
+    setup, trained = t.paper, config.get("trained") or {}
+    lr = trained.get("lr") or config.get("lr") or setup.lr
+    blocks = trained.get("blocks") or model.get("blocks") or setup.blocks
+    cells = trained.get("cells_per_block") or model.get("cells_per_block") or setup.cells_per_block
     return match(task, t.params(), int(blocks), int(cells), float(lr))
 
 

@@ -450,13 +450,19 @@ def paper_table(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def _trained_net(config: Any, task: str) -> tuple[float, float, float]:
-    """(blocks, cells per block, lr) a trial trained with: its own values, else its task's
-    paper setup (Table 10); NaN for the topology of a model without blocks."""
+    """(blocks, cells per block, lr) a trial trained with: what it stored as trained, else its
+    own values, else its task's paper setup (Table 10); NaN for the topology of a model without
+    blocks."""
     from workers.tasks import make_task
 
     config = _config(config)
     model = config.get("model") or {}
     nan = float("nan")
+    trained = config.get("trained") or {}
+    if trained.get("lr") is not None:  # what the trial stored as trained (all resolved)
+        if trained.get("name", "lstm1997") != "lstm1997":
+            return nan, nan, float(trained["lr"])
+        return float(trained["blocks"]), float(trained["cells_per_block"]), float(trained["lr"])
     try:
         setup = make_task(task, **(config.get("task_params") or {})).paper
     except Exception:

@@ -1,14 +1,17 @@
 """Every database write of a study: our tables (`study.schema`) and Optuna's tell.
 
-Only the driver process calls these. Order matters for crash safety: a finished trial is first
-committed to our tables (aggregates, parameters, one row per seed), then its user attributes
-and state go to Optuna. A driver killed between the two leaves an Optuna trial RUNNING whose
-row here is already COMPLETE; the next run's reaper finds it and finishes the Optuna side from
-our row (`repair`), so a completed result is never lost or recomputed.
+Only the driver process calls these. A finished trial's row keeps the configuration as asked
+(``config``) plus what it trained with, every default resolved (``config["trained"]``: lr,
+init_range, update moment, output delta, protocol, topology and weight count). Order matters
+for crash safety: a finished trial is first committed to our tables (aggregates, parameters,
+one row per seed), then its user attributes and state go to Optuna. A driver killed between
+the two leaves an Optuna trial RUNNING whose row here is already COMPLETE; the next run's
+reaper finds it and finishes the Optuna side from our row (`repair`), so a completed result is
+never lost or recomputed.
 
 Optuna's record of a trial: params (`study.space.suggest`), value = success rate over seeds,
 user attrs = ``TrialResult.summary()`` (success_rate, n_seeds, n_solved, n_diverged,
-sequences_to_solve_median, weights, wall_s, backend, reading); a failed trial carries
+sequences_to_solve_median, weights, wall_s, backend, reading, update); a failed trial carries
 ``error`` and ``fail_reason`` (``error``: the task raised or its worker died after Ray's retries;
 ``interrupted``: the driver stopped while it ran, and its configuration is queued again).
 """
@@ -43,6 +46,7 @@ SUMMARY_KEYS = (
     "wall_s",
     "backend",
     "reading",
+    "update",
 )
 _COLUMN = {"sequences_to_solve_median": "seq_to_solve_median"}
 """User attr -> TrialRow column where the names differ."""
@@ -149,8 +153,9 @@ def trial_finished(
         row.state = state
         row.finished_at = utcnow()
         for key in SUMMARY_KEYS:
-            if key != "reading":
+            if key not in ("reading", "update"):
                 setattr(row, _COLUMN.get(key, key), summary[key])
+        row.config = {**row.config, "trained": dict(result.trained)}  # the resolved values
         row.seeds = [_seed_row(d) for d in (seed.to_dict() for seed in result.seeds)]
     _tell(study, trial, summary, state)
 
@@ -243,6 +248,7 @@ def repair(engine: Engine, study: optuna.Study, frozen: optuna.trial.FrozenTrial
             return False
         summary = {key: getattr(row, _COLUMN.get(key, key), None) for key in SUMMARY_KEYS}
         summary["reading"] = row.config.get("reading")
+        summary["update"] = (row.config.get("trained") or {}).get("update")
         state = row.state
     trial = optuna.Trial(study, frozen._trial_id)
     _tell(study, trial, summary, state)
@@ -286,6 +292,7 @@ def done_configs(engine: Engine, study_id: int) -> dict[str, dict[str, Any]]:
                 continue
             summary = {k: getattr(r, _COLUMN.get(k, k), None) for k in SUMMARY_KEYS}
             summary["reading"] = r.config.get("reading")
+            summary["update"] = (r.config.get("trained") or {}).get("update")
             out[r.config_key] = {"number": r.number, "state": r.state, **summary}
         return out
 

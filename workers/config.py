@@ -272,6 +272,11 @@ class TrialResult:
     wall_s: float
     update: str = "sequence"
     """The update moment the seeds trained with (``config.update`` resolved)."""
+    trained: dict[str, Any] = field(default_factory=dict)
+    """What the seeds actually trained with, every default resolved: the net (topology and
+    weight count, `models.registry.describe`), ``lr``, ``init_range``, ``update``,
+    ``output_delta``, ``protocol``. A spec that leaves lr to the paper's default still has its
+    lr stored (`study.record` writes this into the trial's config as ``trained``)."""
 
     @property
     def n_seeds(self) -> int:
@@ -310,6 +315,7 @@ class TrialResult:
             "backend": self.backend,
             "reading": self.config.reading,
             "update": self.update,
+            "trained": self.trained,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -320,6 +326,7 @@ class TrialResult:
             "backend": self.backend,
             "wall_s": self.wall_s,
             "update": self.update,
+            "trained": self.trained,
         }
 
     @classmethod
@@ -331,6 +338,7 @@ class TrialResult:
             backend=str(d["backend"]),
             wall_s=float(d["wall_s"]),
             update=str(d.get("update", "sequence")),
+            trained=dict(d.get("trained") or {}),
         )
 
 

@@ -322,6 +322,14 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
         backend=backend.name,
         wall_s=time.perf_counter() - t_start,
         update="step" if per_step else "sequence",
+        trained={
+            **info,
+            "lr": float(lr),
+            "init_range": float(init_range),
+            "update": "step" if per_step else "sequence",
+            "output_delta": config.output_delta or "paper",
+            "protocol": config.protocol,
+        },
     )
 
 

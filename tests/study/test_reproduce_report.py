@@ -17,6 +17,15 @@ from benchmarks.reproduce import main, row_of
 from workers.tasks.paper_rows import ROWS
 
 ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_LR = """\
+name = "repro-default"
+task = "embedded_reber"
+models = ["lstm1997"]
+seeds = 2
+max_sequences = 250
+paper_experiment = "1"
+"""
+"""No lr, no topology: the paper's 3x2 net at lr 0.1 (Table 10 row 1-2), resolved by the trainer."""
 SPEC = """\
 name = "repro-reber"
 task = "embedded_reber"
@@ -44,26 +53,41 @@ def test_report_has_every_paper_row_and_measures_the_ones_run(tmp_path: Path) ->
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
+    default = tmp_path / "default.toml"
+    default.write_text(DEFAULT_LR)
+    out = subprocess.run(
+        [sys.executable, "-m", "study.cli", str(default), "--storage", url, "--no-progress"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
     report = tmp_path / "paper.md"
     assert main(["--storage", url, "--report-only", "--out", str(report)]) == 0
     lines = [ln for ln in report.read_text().splitlines() if ln.startswith("| ")][1:]
     assert [ln.split(" | ")[0].strip("| ") for ln in lines] == [r.key for r in ROWS]
     by_key = {ln.split(" | ")[0].strip("| "): ln.split(" | ") for ln in lines}
     con = sqlite3.connect(db)
-    solved = dict(
-        con.execute(
-            "SELECT t.config, SUM(s.solved) FROM carousel_trials t JOIN carousel_seeds s"
-            " ON s.trial_id = t.id GROUP BY t.id"
-        ).fetchall()
-    )
+    solved = con.execute(
+        "SELECT t.config, SUM(s.solved) FROM carousel_trials t JOIN carousel_seeds s"
+        " ON s.trial_id = t.id GROUP BY t.id"
+    ).fetchall()
     con.close()
-    assert len(solved) == 2
-    for config, n in solved.items():
-        row = row_of("embedded_reber", json.loads(config))
+    assert len(solved) == 3
+    per_row: dict[str, list[int]] = {}
+    for config, n in solved:
+        cfg = json.loads(config)
+        trained = cfg["trained"]  # what the trial trained with, every default resolved
+        assert trained["lr"] == (cfg["lr"] if cfg["lr"] is not None else 0.1)
+        assert trained["weights"] == 276 and trained["update"] == "step"
+        assert (trained["blocks"], trained["cells_per_block"]) == (3, 2)
+        row = row_of("embedded_reber", cfg)
         assert row is not None and row.key in ("1-2", "1-5")
-        cells = by_key[row.key]
-        assert cells[3] == "2" and cells[4] == "250" and cells[5] == f"{n}/2"
-        assert cells[11] == f"{row.sequences:,}"
+        per_row.setdefault(row.key, []).append(n)
+    assert sorted(len(v) for v in per_row.values()) == [1, 2]  # the default study is row 1-2
+    for key, ns in per_row.items():
+        cells = by_key[key]
+        seeds = 2 * len(ns)
+        assert cells[3] == str(seeds) and cells[4] == "250" and cells[5] == f"{sum(ns)}/{seeds}"
+        assert cells[11] == f"{next(r.sequences for r in ROWS if r.key == key):,}"
     for key in ("1-1", "1-3", "1-4", "4-1", "6b"):
         assert by_key[key][3] == "not run"
     assert "8,440" in " ".join(by_key["1-5"])
