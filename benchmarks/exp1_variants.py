@@ -19,12 +19,12 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks import git_commit
 from workers.config import ModelSpec, TrialConfig
 from workers.tasks.paper_rows import match
 from workers.trainer import train
@@ -115,9 +115,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="4 seeds, 20k sequences (smoke run)")
     args = ap.parse_args()
     seeds, budget = (4, 20_000) if args.quick else (args.seeds, args.budget)
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
+    commit = git_commit()
     rows = []
     for v in VARIANTS:
         rows.append(run(v, seeds, budget))

@@ -36,10 +36,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from benchmarks import git_commit
 from study.schema import SeedRow, StudyRow, TrialRow
 from study.storage import make_engine
-from workers.tasks import make_task
-from workers.tasks.paper_rows import ROWS, PaperRow, match
+from workers.tasks.paper_rows import ROWS, row_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "studies" / "paper"
@@ -53,23 +53,6 @@ def launch(spec: Path, storage: str, extra: list[str]) -> int:
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "study.cli"]
     print(f"== {spec.relative_to(ROOT)}", flush=True)
     return subprocess.run([*cmd, str(spec), "--storage", storage, *extra], cwd=ROOT).returncode
-
-
-def row_of(task: str, config: dict[str, Any]) -> PaperRow | None:
-    """The paper row a trial's configuration trained: the values it stored as trained
-    (``config["trained"]``), else its own, else the task's paper setup."""
-    model = config.get("model") or {}
-    if model.get("name", "lstm1997") != "lstm1997":
-        return None
-    try:
-        t = make_task(task, **(config.get("task_params") or {}))
-    except ValueError:
-        return None
-    setup, trained = t.paper, config.get("trained") or {}
-    lr = trained.get("lr") or config.get("lr") or setup.lr
-    blocks = trained.get("blocks") or model.get("blocks") or setup.blocks
-    cells = trained.get("cells_per_block") or model.get("cells_per_block") or setup.cells_per_block
-    return match(task, t.params(), int(blocks), int(cells), float(lr))
 
 
 def collect(storage: str) -> dict[str, dict[str, Any]]:
@@ -87,7 +70,7 @@ def collect(storage: str) -> dict[str, dict[str, Any]]:
     with Session(engine) as session:
         for study, task, config, seed in session.execute(stmt):
             config = json.loads(config) if isinstance(config, str) else config
-            row = row_of(task, config)
+            row = row_for(task, config)
             if row is None:
                 continue
             got = out[row.key]
@@ -114,10 +97,7 @@ def _fmt(x: Any, digits: int = 0) -> str:
 def report(storage: str) -> list[str]:
     """The lines of paper.md (every paper row, measured or marked as not run)."""
     got = collect(storage)
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-        check=False,
-    ).stdout.strip()  # fmt: skip
+    commit = git_commit()
     cols = ["row", "table", "net", "seeds", "budget", "solved", "mean", "median", "median mae",
             "median frac99", "test wrong", "paper mean", "paper success", "ratio"]  # fmt: skip
     lines = [

@@ -391,13 +391,12 @@ def paper_table(trials: pd.DataFrame) -> pd.DataFrame:
     solved seeds' sequences-to-solve (the paper reports the mean over its successful trials).
     Paper: the matching row's mean sequences and success fraction (None where the paper has no
     such row or states no rate)."""
-    from workers.tasks import make_task
-    from workers.tasks.paper_rows import match
+    from workers.tasks.paper_rows import row_for, trained_net
 
     if trials.empty:
         return pd.DataFrame()
     rows = []
-    net = [_trained_net(c, t) for c, t in zip(trials["config"], trials["task"], strict=True)]
+    net = [trained_net(t, c) for c, t in zip(trials["config"], trials["task"], strict=True)]
     trials = trials.assign(
         task_params=[json.dumps(_task_params(c), sort_keys=True) for c in trials["config"]],
         blocks=[n[0] for n in net],
@@ -412,13 +411,7 @@ def paper_table(trials: pd.DataFrame) -> pd.DataFrame:
         n_solved = int(sub["n_solved"].fillna(0).sum())
         seq_n = float(sub["solved_seq_n"].fillna(0).sum())
         seq_sum = float(sub["solved_seq_sum"].fillna(0).sum())
-        row = None
-        if model == "lstm1997" and not pd.isna(blocks):
-            try:
-                params = make_task(task, **json.loads(tp)).params()
-            except Exception:
-                params = json.loads(tp)
-            row = match(task, params, int(blocks), int(cells), float(lr))
+        row = row_for(task, sub["config"].iloc[0])  # the group shares what decides the row
         budget = max((_config(c).get("max_sequences") or 0) for c in sub["config"])
         params_text = ", ".join(f"{k}={v}" for k, v in json.loads(tp).items())
         topo = "" if pd.isna(blocks) else f"{int(blocks)}x{int(cells)}"
@@ -447,33 +440,6 @@ def paper_table(trials: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     out["ratio_seq"] = out["ours_mean_seq"] / pd.to_numeric(out["paper_mean_seq"], errors="coerce")
     return out
-
-
-def _trained_net(config: Any, task: str) -> tuple[float, float, float]:
-    """(blocks, cells per block, lr) a trial trained with: what it stored as trained, else its
-    own values, else its task's paper setup (Table 10); NaN for the topology of a model without
-    blocks."""
-    from workers.tasks import make_task
-
-    config = _config(config)
-    model = config.get("model") or {}
-    nan = float("nan")
-    trained = config.get("trained") or {}
-    if trained.get("lr") is not None:  # what the trial stored as trained (all resolved)
-        if trained.get("name", "lstm1997") != "lstm1997":
-            return nan, nan, float(trained["lr"])
-        return float(trained["blocks"]), float(trained["cells_per_block"]), float(trained["lr"])
-    try:
-        setup = make_task(task, **(config.get("task_params") or {})).paper
-    except Exception:
-        setup = None
-    lr = config.get("lr")
-    lr = float(lr) if lr is not None else (setup.lr if setup is not None else nan)
-    if model.get("name", "lstm1997") != "lstm1997":
-        return nan, nan, lr
-    blocks = model.get("blocks") or (setup.blocks if setup is not None else nan)
-    cells = model.get("cells_per_block") or (setup.cells_per_block if setup is not None else nan)
-    return float(blocks), float(cells), lr
 
 
 def _config(config: Any) -> dict[str, Any]:

@@ -13,8 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.reproduce import main, row_of
-from workers.tasks.paper_rows import ROWS
+from benchmarks.reproduce import main
+from workers.tasks.paper_rows import ROWS, row_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_LR = """\
@@ -79,7 +79,7 @@ def test_report_has_every_paper_row_and_measures_the_ones_run(tmp_path: Path) ->
         assert trained["lr"] == (cfg["lr"] if cfg["lr"] is not None else 0.1)
         assert trained["weights"] == 276 and trained["update"] == "step"
         assert (trained["blocks"], trained["cells_per_block"]) == (3, 2)
-        row = row_of("embedded_reber", cfg)
+        row = row_for("embedded_reber", cfg)
         assert row is not None and row.key in ("1-2", "1-5")
         per_row.setdefault(row.key, []).append(n)
     assert sorted(len(v) for v in per_row.values()) == [1, 2]  # the default study is row 1-2

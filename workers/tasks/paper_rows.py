@@ -8,7 +8,8 @@ Exp. 1's five rows (two topologies, three learning rates) are five rows, not one
 
 Numbers are the paper's, transcribed from ``shared/reference/lstm1997.md``; nothing here is
 measured. ``success`` is None where the paper states no success rate (Exp. 2c-6 report means
-over trials and mention no failures). `match` finds the row of a trained configuration.
+over trials and mention no failures). `match` finds the row of a net; `row_for` the row of a
+stored trial configuration (`trained_net` resolves what it trained with).
 
 Example:
     >>> row = match("embedded_reber", {"sets": "fixed", "target": "next"}, 3, 2, 0.5)
@@ -20,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -145,3 +147,41 @@ def match(
         ):
             return row
     return None
+
+
+def trained_net(task: str, config: dict[str, Any] | str) -> tuple[float, float, float]:
+    """(blocks, cells per block, lr) a stored trial trained with: what it recorded as trained
+    (``config["trained"]``, `study.record`), else its own values, else its task's paper setup
+    (Table 10); the topology is NaN for a model without blocks (and lr NaN if unknowable)."""
+    from workers.tasks import make_task
+
+    cfg: dict[str, Any] = json.loads(config) if isinstance(config, str) else dict(config or {})
+    model, trained, nan = cfg.get("model") or {}, cfg.get("trained") or {}, float("nan")
+    if trained.get("lr") is not None:  # every default already resolved
+        if trained.get("name", "lstm1997") != "lstm1997":
+            return nan, nan, float(trained["lr"])
+        return float(trained["blocks"]), float(trained["cells_per_block"]), float(trained["lr"])
+    try:
+        setup: Any = make_task(task, **(cfg.get("task_params") or {})).paper
+    except ValueError:
+        setup = None
+    lr = cfg.get("lr")
+    lr = float(lr) if lr is not None else (setup.lr if setup is not None else nan)
+    if model.get("name", "lstm1997") != "lstm1997" or setup is None:
+        return nan, nan, lr
+    blocks = model.get("blocks") or setup.blocks
+    cells = model.get("cells_per_block") or setup.cells_per_block
+    return float(blocks), float(cells), lr
+
+
+def row_for(task: str, config: dict[str, Any] | str) -> PaperRow | None:
+    """The paper row a stored trial configuration trained (`trained_net`), or None (another
+    model, or a configuration the paper has no row for)."""
+    from workers.tasks import make_task
+
+    blocks, cells, lr = trained_net(task, config)
+    if math.isnan(blocks):
+        return None
+    cfg: dict[str, Any] = json.loads(config) if isinstance(config, str) else dict(config or {})
+    params = make_task(task, **(cfg.get("task_params") or {})).params()
+    return match(task, params, int(blocks), int(cells), lr)
