@@ -99,16 +99,17 @@ def success_prob(p: dict[str, Any]) -> float:
     return base * math.exp(-p["T"] / (2000 if p["model"] == "lstm1997" else 60))
 
 
-def build(url: str, n_trials: int, seeds: int = 10, rng_seed: int = 0) -> None:
-    """Write the synthetic study to ``url`` (our tables and Optuna's)."""
+def build(
+    url: str, n_trials: int, seeds: int = 10, rng_seed: int = 0, optuna_tables: bool = True
+) -> None:
+    """Write the synthetic study to ``url`` (our tables, and Optuna's unless ``optuna_tables``
+    is False: then the trial rows link to Optuna trial ids 1..n that do not exist)."""
     rng = np.random.default_rng(rng_seed)
     points = grid(n_trials)
     engine = sa.create_engine(url)
     with engine.begin() as c:
         c.exec_driver_sql("PRAGMA journal_mode=WAL") if url.startswith("sqlite") else None
     Base.metadata.create_all(engine)
-    storage = optuna.storages.RDBStorage(url)
-    study = optuna.create_study(study_name=STUDY, storage=storage, direction="maximize")
     names = sorted({k for p in points for k in p})
     dists = {
         k: CategoricalDistribution(sorted({p[k] for p in points if k in p}, key=str)) for k in names
@@ -139,8 +140,12 @@ def build(url: str, n_trials: int, seeds: int = 10, rng_seed: int = 0) -> None:
                 user_attrs=attrs,
             )
         )
-    study.add_trials(frozen)
-    optuna_ids = [t._trial_id for t in study.get_trials(deepcopy=False)]
+    optuna_ids = list(range(1, len(points) + 1))
+    if optuna_tables:
+        storage = optuna.storages.RDBStorage(url)
+        study = optuna.create_study(study_name=STUDY, storage=storage, direction="maximize")
+        study.add_trials(frozen)
+        optuna_ids = [t._trial_id for t in study.get_trials(deepcopy=False)]
     with engine.begin() as c:
         key = c.execute(
             sa.insert(StudyRow).values(

@@ -40,9 +40,6 @@ K = 16
 B = 250
 CLOCK = time.thread_time
 """CPU time of this thread: robust on a shared, loaded machine (wall time is not)."""
-B = 250
-CLOCK = time.thread_time
-"""CPU time of this thread: robust on a shared, loaded machine (wall time is not)."""
 
 
 HEAD = (

@@ -110,8 +110,8 @@ def panel_grid(
     sub: pd.DataFrame, x: str, y: str
 ) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
     """(x labels, y labels, solved grid, seeds grid) of one panel, axes in numeric order."""
-    xs = _ordered(sub, x)
-    ys = _ordered(sub, y)
+    xs = axis_order(sub, x)
+    ys = axis_order(sub, y)
     solved = np.full((len(ys), len(xs)), np.nan)
     seeds = np.full_like(solved, np.nan)
     xi = {v: j for j, v in enumerate(xs)}
@@ -122,7 +122,9 @@ def panel_grid(
     return xs, ys, solved, seeds
 
 
-def _ordered(df: pd.DataFrame, col: str) -> list[str]:
+def axis_order(df: pd.DataFrame, col: str) -> list[str]:
+    """Axis labels ordered by their numeric sort key (``<col>__sort``, missing last), then by
+    text."""
     keys = df[[col, f"{col}__sort"]].drop_duplicates(col)
     keys = keys.assign(_nan=keys[f"{col}__sort"].isna())
     return list(keys.sort_values(["_nan", f"{col}__sort", col])[col])

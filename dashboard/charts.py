@@ -15,6 +15,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dashboard.analysis import axis_order
+
 SUCCESS_SCALE = "Viridis"
 PANEL_H = 300
 MODEL_COLOURS = {
@@ -28,13 +30,6 @@ _FALLBACK = ["#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
 def colour(model: str, i: int = 0) -> str:
     return MODEL_COLOURS.get(model, _FALLBACK[i % len(_FALLBACK)])
-
-
-def _order(df: pd.DataFrame, col: str) -> list[str]:
-    """Axis labels ordered by their numeric sort key (``<col>__sort``), then by text."""
-    keys = df[[col, f"{col}__sort"]].drop_duplicates(col)
-    keys = keys.assign(_nan=keys[f"{col}__sort"].isna())
-    return list(keys.sort_values(["_nan", f"{col}__sort", col])[col])
 
 
 def robustness_map(
@@ -73,10 +68,10 @@ def robustness_map(
         )
 
     panel_keys.sort(key=sort_key)
-    n_x = max((len(_order(_panel(cells, panels, k), x)) for k in panel_keys), default=1)
+    n_x = max((len(axis_order(_panel(cells, panels, k), x)) for k in panel_keys), default=1)
     cols = min(len(panel_keys), 3 if n_x <= 4 else 2)
     rows = math.ceil(len(panel_keys) / cols)
-    max_y = max((len(_order(_panel(cells, panels, k), y)) for k in panel_keys), default=1)
+    max_y = max((len(axis_order(_panel(cells, panels, k), y)) for k in panel_keys), default=1)
     titles = []
     for k in panel_keys:
         sub = _panel(cells, panels, k)
@@ -97,7 +92,7 @@ def robustness_map(
     marked = False
     for i, key in enumerate(panel_keys):
         sub = _panel(cells, panels, key)
-        xs, ys = _order(sub, x), _order(sub, y)
+        xs, ys = axis_order(sub, x), axis_order(sub, y)
         z = np.full((len(ys), len(xs)), np.nan)
         text = np.full(z.shape, "", dtype=object)
         custom = np.full((*z.shape, 6), np.nan, dtype=object)

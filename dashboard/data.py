@@ -22,6 +22,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,10 +36,9 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
 from dashboard import queries
-from study.storage import StorageError, engine_kwargs, parse_url, safe_url
+from study.storage import DEFAULT_URL, STORAGE_ENV, StorageError, engine_kwargs, parse_url, safe_url
 
-ENV = "CAROUSEL_STORAGE"
-DEFAULT_URL = "sqlite:///carousel.db"
+ENV = STORAGE_ENV
 TTL_S = 10
 """Seconds a query result is reused; also the auto-refresh period of running studies."""
 
@@ -127,11 +128,13 @@ def storage_state(url: str) -> StorageState:
     """Check that ``url`` can be read and holds carousel's tables; never raises."""
     try:
         eng = engine(url)
-        names = queries.table_names(eng)
+        names = _timed(queries.table_names, eng)
         optuna_only: tuple[str, ...] = ()
         if "studies" in names:
-            optuna_names = queries.optuna_study_names(eng)
-            ours = set(queries.studies(eng)["name"]) if "carousel_studies" in names else set()
+            optuna_names = _timed(queries.optuna_study_names, eng)
+            ours = (
+                set(_timed(queries.studies, eng)["name"]) if "carousel_studies" in names else set()
+            )
             optuna_only = tuple(sorted(set(optuna_names) - ours))
         has = all(t in names for t in queries.CAROUSEL_TABLES)
         return StorageState(_safe(url), None, has, optuna_only)
@@ -144,9 +147,31 @@ class QueryError(Exception):
     """A page query failed; the message is meant for the page."""
 
 
+_waits = threading.local()
+
+
+def database_seconds() -> tuple[float, int]:
+    """(wall seconds, calls) this thread spent in database reads since `reset_database_seconds`:
+    the app's slow-run log tells database time from the rest."""
+    return getattr(_waits, "s", 0.0), getattr(_waits, "n", 0)
+
+
+def reset_database_seconds() -> None:
+    _waits.s, _waits.n = 0.0, 0
+
+
+def _timed(fn: Any, *args: Any) -> Any:
+    t0 = time.perf_counter()
+    try:
+        return fn(*args)
+    finally:
+        _waits.s = getattr(_waits, "s", 0.0) + time.perf_counter() - t0
+        _waits.n = getattr(_waits, "n", 0) + 1
+
+
 def _run(url: str, fn: Any, *args: Any) -> Any:
     try:
-        return fn(engine(url), *args)
+        return _timed(fn, engine(url), *args)
     except Exception as e:
         raise QueryError(_describe(e, url)) from e
 

@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from study.storage import DEFAULT_URL, STORAGE_ENV
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,9 +116,7 @@ def capture_many(shots: list[tuple[str, Path]], width: int = 1400, height: int =
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m dashboard.screenshot", description=__doc__)
-    ap.add_argument(
-        "--storage", default=os.environ.get("CAROUSEL_STORAGE", "sqlite:///carousel.db")
-    )
+    ap.add_argument("--storage", default=os.environ.get(STORAGE_ENV, DEFAULT_URL))
     ap.add_argument("--study", default="demo")
     ap.add_argument("--page", default="", help="url path of the page ('' = the map)")
     ap.add_argument("--out", type=Path, default=ROOT / "dashboard/docs/robustness-map.png")

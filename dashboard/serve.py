@@ -18,11 +18,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from study.storage import StorageError, parse_url, safe_url
+from study.storage import DEFAULT_URL, STORAGE_ENV, StorageError, parse_url, safe_url
 
 APP = Path(__file__).resolve().parent / "app.py"
-ENV = "CAROUSEL_STORAGE"
-DEFAULT_URL = "sqlite:///carousel.db"
+ENV = STORAGE_ENV
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -25,6 +25,13 @@ import torch
 from torch import nn
 from torch.nn import functional as fn
 
+TAP_MATMUL_MAX = 512
+"""Weights of one net's convolution (C_out x C_in x k) up to which K > 1 lanes convolve as k
+stacked shifted views times one batched matmul instead of one grouped ``conv1d``: on CPU the
+grouped convolution's backward costs about 1.7x the matmul's for the paper-sized nets (1-8
+channels) and wins from about 32 channels (`benchmarks/successor_speed.py`). One lane (K = 1)
+always takes ``conv1d``, its fastest path. Both compute the same sums; they differ by rounding."""
+
 
 def tcn_shapes(
     n_inputs: int, n_outputs: int, channels: int, levels: int, kernel_size: int
@@ -157,6 +164,13 @@ class TCN(nn.Module):
         K, C, c_in, k = w.shape
         pad = (k - 1) * dilation
         x = fn.pad(x, (pad, 0))  # left padding only: output t reads inputs <= t
+        if K > 1 and C * c_in * k <= TAP_MATMUL_MAX:
+            # small nets: the k shifted views stacked, one batched matmul per lane
+            M, T = x.shape[0], x.shape[-1] - pad
+            xk = x.reshape(M, K, c_in, T + pad)
+            taps = torch.stack([xk[..., j * dilation : j * dilation + T] for j in range(k)], 3)
+            y = torch.matmul(w.reshape(K, C, c_in * k), taps.reshape(M, K, c_in * k, T))
+            return (y + b[None, :, :, None]).reshape(M, K * C, T)
         w2 = w.reshape(K * C, c_in, k)
         return fn.conv1d(x, w2, b.reshape(K * C), dilation=dilation, groups=K)
 

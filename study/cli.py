@@ -32,7 +32,14 @@ import optuna
 
 from study.launch import PROG, continue_command
 from study.spec import Spec, SpecError, load_spec, parse_spec
-from study.storage import DEFAULT_URL, StorageError, check_reachable, make_engine, parse_url
+from study.storage import (
+    DEFAULT_URL,
+    STORAGE_ENV,
+    StorageError,
+    check_reachable,
+    make_engine,
+    parse_url,
+)
 
 RAY_PROBE_S = 5.0
 """How long a --ray-address may take to answer as Ray (gRPC over HTTP/2) before exit 2."""
@@ -52,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec", metavar="SPEC", help="study spec (TOML), e.g. studies/demo.toml")
     p.add_argument(
         "--storage",
-        default=os.environ.get("CAROUSEL_STORAGE", DEFAULT_URL),
+        default=os.environ.get(STORAGE_ENV, DEFAULT_URL),
         help="database URL (default: $CAROUSEL_STORAGE or %(default)s)",
     )
     p.add_argument(

@@ -31,6 +31,9 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session
 
 DEFAULT_URL = "sqlite:///carousel.db"
+"""The embedded default database: a SQLite file in the working directory."""
+STORAGE_ENV = "CAROUSEL_STORAGE"
+"""The environment variable every entry point reads the storage URL from."""
 SUPPORTED = ("sqlite", "postgresql")
 """Database backends carousel is tested on (Optuna's RDB schema and ours on both)."""
 BUSY_TIMEOUT_S = float(os.environ.get("CAROUSEL_SQLITE_BUSY_TIMEOUT_S", "30"))
@@ -86,9 +89,12 @@ def engine_kwargs(url: str | URL, read_only: bool = False) -> dict[str, Any]:
     if u.get_backend_name() == "sqlite":
         return {"connect_args": {"timeout": BUSY_TIMEOUT_S}}
     if u.get_backend_name() == "postgresql":
-        connect: dict[str, Any] = {"connect_timeout": 10}
+        # JIT off: carousel's statements are short (ms); a planner estimate over
+        # jit_above_cost makes PostgreSQL spend 0.1-0.5 s compiling one (seconds under load)
+        options = "-c jit=off"
         if read_only:
-            connect["options"] = "-c default_transaction_read_only=on"
+            options += " -c default_transaction_read_only=on"
+        connect: dict[str, Any] = {"connect_timeout": 10, "options": options}
         return {
             "pool_pre_ping": True,
             "pool_size": 2,

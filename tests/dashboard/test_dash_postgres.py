@@ -69,3 +69,51 @@ def test_pages_on_postgresql(pg_url: str, tmp_path: Path, monkeypatch: pytest.Mo
             c.execute(sa.text("UPDATE carousel_studies SET status = 'hacked'"))
     finally:
         ro.dispose()
+
+
+def test_dashboard_queries_stay_cheap_on_an_analysed_2000_trial_study(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression (the load test's 2-3 s pages): on a 2,000-trial study whose tables PostgreSQL
+    had ANALYZEd, the studies query's correlated EXISTS was costed at ~900,000, past
+    ``jit_above_cost`` (100,000), so every sidebar refresh spent ~0.4 s compiling it (seconds on
+    a loaded host) for 10 ms of work. Now every carousel session runs with JIT off, and the
+    dashboard's queries are costed like the linear work they are, so a server with JIT on (its
+    default) would not compile them either."""
+    from benchmarks.dashboard_query import build
+    from dashboard import queries
+    from study.storage import make_engine
+
+    url = pg_url.replace("postgresql://", "postgresql+psycopg://")
+    build(url, 2000, seeds=1, optuna_tables=False)
+    admin = sa.create_engine(url)
+    try:
+        with admin.connect() as c:
+            c.exec_driver_sql("ANALYZE")
+            c.commit()
+            limit = float(c.exec_driver_sql("SHOW jit_above_cost").scalar_one())
+        for eng in (make_readonly_engine(url), make_engine(url)):
+            with eng.connect() as c:
+                assert c.exec_driver_sql("SHOW jit").scalar_one() == "off"
+            eng.dispose()
+        stmts: list[object] = []
+        frame = queries._frame
+        monkeypatch.setattr(queries, "_frame", lambda conn, s: (stmts.append(s), frame(conn, s))[1])
+        queries.studies(admin)
+        queries.best_trials(admin)
+        queries.param_values(admin, 1)
+        queries.trials_with_params(admin, 1)
+        queries.top_trials(admin, 1, 20)
+        assert len(stmts) >= 5
+        from sqlalchemy.dialects import postgresql
+
+        with admin.connect() as c:
+            for s in stmts:
+                sql = str(
+                    s.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})  # type: ignore[attr-defined]
+                )
+                plan = c.exec_driver_sql("EXPLAIN (FORMAT JSON) " + sql).scalar_one()
+                cost = plan[0]["Plan"]["Total Cost"]
+                assert cost < limit, (cost, sql[:300])
+    finally:
+        admin.dispose()

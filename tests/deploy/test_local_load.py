@@ -54,6 +54,9 @@ lr = {{low = 0.5, high = 4.0, log = true}}
 """Many tiny trials (one seed, 20 sequences): the driver, Ray and PostgreSQL are what is loaded."""
 
 N_LOAD = 2000
+SLOW_S = 0.5
+"""The dashboard logs each server run slower than this (``CAROUSEL_DASH_SLOW_S``): the slow
+visits then show whether the server or the browser took the time."""
 
 
 def _visit(page: Any, link: Any) -> float:
@@ -61,13 +64,19 @@ def _visit(page: Any, link: Any) -> float:
     until the page's script has finished and its figure, table or message is drawn."""
     from dashboard.screenshot import READY
 
+    at = time.strftime("%H:%M:%S")
     t0 = time.monotonic()
     link.click()
     page.wait_for_function(f"() => !document.querySelector({RUNNING!r})", timeout=60_000)
     page.wait_for_selector(READY, timeout=60_000)
     took = time.monotonic() - t0
     assert page.locator("[data-testid='stException']").count() == 0, page.content()[-2000:]
+    SLOWEST.append((took, at, str(link.get_attribute("href"))))
     return took
+
+
+SLOWEST: list[tuple[float, str, str]] = []
+"""Every visit: (seconds, wall clock at the click, page address)."""
 
 
 RUNNING = "[data-testid='stStatusWidget']"
@@ -105,6 +114,7 @@ def test_load_2000_trials_8_in_flight_while_the_dashboard_answers(
             pages = {n: [] for n in names}
             for i in range(len(names)):  # the dashboard has served each page once
                 _visit(tab, links.nth(i))
+            SLOWEST.clear()  # those first visits are cold starts, not timed
             while proc.poll() is None:  # every page, on the read-only role, while it runs
                 for i, name in enumerate(names):
                     pages[name].append(_visit(tab, links.nth(i)))
@@ -139,9 +149,16 @@ def test_load_2000_trials_8_in_flight_while_the_dashboard_answers(
     assert len(visits) >= 2 * len(PAGES)
     worst = {p: max(t) for p, t in pages.items() if t}
     median = sorted(visits)[len(visits) // 2]
+    slow_runs = [ln for ln in stack.log("dashboard").splitlines() if "slow run" in ln]
     print(
         f"\nload: {N_LOAD} trials in {wall:.0f} s ({N_LOAD / wall:.1f} trials/s), at most "
-        f"{most_running} running; {len(visits)} page visits meanwhile, median {median:.2f} s, "
-        "slowest " + ", ".join(f"{p} {s:.2f} s" for p, s in worst.items())
+        f"{most_running} running; {len(visits)} page visits meanwhile, median {median:.2f} s; "
+        "per page median / slowest: "
+        + ", ".join(f"{p} {sorted(t)[len(t) // 2]:.2f} / {max(t):.2f} s" for p, t in pages.items())
+        + f"; server runs over {SLOW_S} s: {len(slow_runs)}"
     )
+    print(
+        "slowest visits: " + ", ".join(f"{h} at {a} {t:.2f} s" for t, a, h in sorted(SLOWEST)[-8:])
+    )
+    print("\n".join(slow_runs[-20:]))
     assert max(visits) < 2.0, worst

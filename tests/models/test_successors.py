@@ -16,6 +16,9 @@ EXP4 = PaperSetup(blocks=2, cells_per_block=2, lr=0.5, init_range=0.1, input_gat
 SPECS = {
     "tcn": ModelSpec(name="tcn", channels=5, levels=3, kernel_size=3),
     "tcn-dropout": ModelSpec(name="tcn", channels=4, levels=2, kernel_size=2, dropout=0.3),
+    # 14 x 14 x 3 > TAP_MATMUL_MAX: level 1 convolves K > 1 lanes by grouped conv1d, level 0 by
+    # stacked taps (14 x 3 x 3): both paths against one lane's conv1d
+    "tcn-wide": ModelSpec(name="tcn", channels=14, levels=2, kernel_size=3),
     "transformer": ModelSpec(name="transformer", width=8, heads=2, layers=2),
     "transformer-full": ModelSpec(
         name="transformer", width=6, heads=3, attention="full", positions="learned"
