@@ -94,15 +94,18 @@ def test_tcn_receptive_field_is_exact() -> None:
     assert seen == list(range(15 - rf + 1, 16))
 
 
+@pytest.mark.parametrize("M", [1, 4])
 @pytest.mark.parametrize("key", sorted(SPECS))
-def test_vectorised_lanes_equal_one_net_at_a_time(key: str) -> None:
+def test_vectorised_lanes_equal_one_net_at_a_time(key: str, M: int) -> None:
     """Lane k of a K=3 module: same init, outputs and gradients as a K=1 module of seed k (in
-    training mode: the TCN's dropout masks are the lane's own)."""
+    training mode: the TCN's dropout masks are the lane's own), for one sequence per lane (the
+    paper's on-line SGD; the TCN's small convolutions take stacked taps there) and for
+    mini-batches of 4 (grouped ``conv1d``)."""
     seeds = (11, 12, 13)
     batched = _build(SPECS[key], seeds)
     batched.train()
-    x = torch.randn(3, 4, 14, 3, dtype=torch.float64)
-    lengths = torch.tensor([[14, 12, 9, 14]] * 3)
+    x = torch.randn(3, M, 14, 3, dtype=torch.float64)
+    lengths = torch.tensor([[14, 12, 9, 14][:M]] * 3)
     steps = torch.tensor([5, 0, 9])
     y = batched.forward_batch(x, lengths, steps)
     grads = torch.autograd.grad(y.sum(), list(batched.parameters()))
