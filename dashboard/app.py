@@ -6,8 +6,9 @@ runs the selected page. The robustness map is the default page. When there is no
 (a mistyped URL, an empty database) the page area says why and how to fix it.
 
 A run (sidebar and page) slower than ``$CAROUSEL_DASH_SLOW_S`` seconds (default 1) is logged to
-stderr with its page, its wall time and its script thread's CPU time, so a slow dashboard tells
-which page, and whether the server computed or waited (or the browser was slow).
+stderr with its page, its wall time, its script thread's CPU time and its time in database reads
+(`data.database_seconds`), so a slow dashboard tells which page, and whether the server computed,
+waited on the database, or waited for the CPU (or the browser was slow).
 """
 
 from __future__ import annotations

@@ -28,10 +28,12 @@ from torch.nn import functional as fn
 TAP_MATMUL_MAX = 512
 """Weights of one net's convolution (C_out x C_in x k) up to which K > 1 lanes of one sequence
 each (M = 1: the paper's on-line SGD) convolve as k stacked shifted views times one batched
-matmul instead of one grouped ``conv1d``. Measured on CPU (one thread, K = 16, fwd + bwd): for
-1-8 channels the matmul takes 0.6-0.8x the grouped convolution's time at M = 1, but 1.3-1.9x at
-M = 4-32 and from ~32 channels, so mini-batches and wide nets keep ``conv1d``, as does one lane
-(K = 1), its fastest path. Both compute the same sums; they differ by rounding."""
+matmul instead of one grouped ``conv1d``. Measured by `benchmarks.tcn_conv` (one thread, K = 16,
+forward + backward; `benchmarks/results/tcn_conv.md`, and an earlier run of the same code
+for the other ends of the ranges): taps / grouped is 0.57-0.58 at 1 channel and
+M = 1 (the paper-sized nets), 0.8-1.1 at 8 channels, 1.1 at 32; 0.75-0.94 at 1 channel and
+M = 8, 1.3-1.7 at M = 4-32 with 2-8 channels. Mini-batches and wide nets keep ``conv1d``, as does
+one lane (K = 1), its fastest path. Both compute the same sums; they differ by rounding."""
 
 
 def tcn_shapes(
