@@ -40,8 +40,9 @@ import dataclasses
 import logging
 import signal
 import sys
+import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -101,6 +102,25 @@ class _Launch:
     """Stage-1 result of a pruned study while stage 2 runs."""
 
 
+@contextlib.contextmanager
+def _keep_sigterm() -> Iterator[None]:
+    """Around ``ray.init``: it installs its own SIGTERM handler (``sys.exit(15)``) and leaves it
+    in place, so a SIGTERM from then on would end the driver with exit 15 instead of the
+    resumable stop (exit 130). The caller's handler comes back, and a SIGTERM that lands while
+    Ray's handler is in place reads as the interrupt it is."""
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        yield
+    except SystemExit as e:
+        if e.code == signal.SIGTERM:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        if main and old is not None:
+            signal.signal(signal.SIGTERM, old)
+
+
 def init_ray(address: str | None) -> bool:
     """Start or join Ray unless this process already has; True if this call connected.
 
@@ -110,13 +130,14 @@ def init_ray(address: str | None) -> bool:
         return False
     for attempt in (1, 2):
         try:
-            ray.init(
-                address=address,
-                include_dashboard=False,
-                log_to_driver=False,
-                logging_level=logging.WARNING,
-                runtime_env={"env_vars": THREAD_ENV},
-            )
+            with _keep_sigterm():
+                ray.init(
+                    address=address,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    logging_level=logging.WARNING,
+                    runtime_env={"env_vars": THREAD_ENV},
+                )
             return True
         except (KeyboardInterrupt, SystemExit):
             with contextlib.suppress(Exception):
@@ -461,12 +482,27 @@ class Driver:
             trial = self.db(
                 "asking for a trial", self.study.ask, again=lambda: self._ask_again(point)
             )
-            params = suggest(trial, self.spec, self.choices)
+            params = self._suggest(trial, self.choices)
             if params != point:
                 raise RuntimeError(f"trial {trial.number} got {params}, expected {point}")
             return trial, params
         trial = self.db("asking for a trial", self.study.ask)
-        return trial, suggest(trial, self.spec)
+        return trial, self._suggest(trial)
+
+    def _suggest(
+        self, trial: optuna.Trial, choices: dict[str, list[Any]] | None = None
+    ) -> dict[str, Any]:
+        """The trial's parameters; each ``suggest_*`` writes one to storage, so this is a
+        database operation too. A retry first re-reads the trial, so a parameter whose write
+        committed before its answer was lost is read back, not written twice."""
+
+        def again() -> dict[str, Any]:
+            trial._cached_frozen_trial = self.study._storage.get_trial(trial._trial_id)
+            return suggest(trial, self.spec, choices)
+
+        return self.db(
+            "storing a trial's parameters", lambda: suggest(trial, self.spec, choices), again=again
+        )
 
     def _ask_again(self, point: dict[str, Any]) -> optuna.Trial:
         self._enqueue_once(point)

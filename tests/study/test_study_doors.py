@@ -238,3 +238,37 @@ def test_continue_hint_repeats_the_command_line() -> None:
     hint = cli.continue_command(argv)
     assert hint.startswith("study-launch s.toml --storage 'postgresql+psycopg://u:***@db:5432/c'")
     assert "--ray-address head:6379 --max-in-flight 3" in hint and "secret" not in hint
+
+
+def test_ray_init_leaves_the_resumable_sigterm_in_place(ray_local: str) -> None:
+    """``ray.init`` installs a SIGTERM handler of its own (``sys.exit(15)``); `init_ray` puts
+    the caller's back, so a SIGTERM after Ray has started still stops resumably (exit 130)
+    rather than with exit 15 (seen in CI: a SIGTERM 2.5 s into a launch)."""
+    code = (
+        "import os, signal, sys\n"
+        "from study.driver import init_ray\n"
+        "def h(*_):\n"
+        "    raise KeyboardInterrupt\n"
+        "signal.signal(signal.SIGTERM, h)\n"
+        "init_ray(sys.argv[1])\n"
+        "assert signal.getsignal(signal.SIGTERM) is h, signal.getsignal(signal.SIGTERM)\n"
+        "try:\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    signal.pause()\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted')\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code, ray_local], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "interrupted"
+
+
+def test_a_sigterm_inside_ray_init_reads_as_an_interrupt() -> None:
+    from study.driver import _keep_sigterm
+
+    with pytest.raises(KeyboardInterrupt), _keep_sigterm():
+        raise SystemExit(signal.SIGTERM)
+    with pytest.raises(SystemExit), _keep_sigterm():
+        raise SystemExit(3)

@@ -186,3 +186,44 @@ def test_optuna_dashboard_reads_our_database_unchanged(storage_url: str, tmp_pat
         assert t["state"] == "Complete" and 0.0 <= t["values"][0] <= 1.0
         assert int(attrs["n_solved"]) == ours[t["number"]]["n_solved"]
         assert {p["name"] for p in t["params"]} >= {"model", "lr"}
+
+
+def test_a_lock_while_storing_parameters_is_waited_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each ``suggest_*`` writes a parameter: a SQLite file held by another writer at that
+    moment is ridden out like any other write (it once ended the study with 'database is
+    locked'). The lock is real: another connection holds the file past the busy timeout."""
+    import sqlite3
+
+    import study.storage
+
+    db = tmp_path / "carousel.db"
+    url = f"sqlite:///{db}"
+    monkeypatch.setattr(study.storage, "BUSY_TIMEOUT_S", 0.2)
+    original = optuna.storages.RDBStorage._set_trial_param
+    held = threading.Event()
+    calls = 0
+
+    def hold_file() -> None:
+        other = sqlite3.connect(db, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        held.set()
+        time.sleep(1.5)
+        other.execute("COMMIT")
+        other.close()
+
+    def _set_trial_param(self: Any, *args: Any, **kwargs: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # the second parameter of the first trial
+            threading.Thread(target=hold_file, daemon=True).start()
+            held.wait(10)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(optuna.storages.RDBStorage, "_set_trial_param", _set_trial_param)
+    path = tiny_spec(tmp_path)
+    out = run_study(load_spec(path), url, live=False)
+    assert (out.status, out.completed, out.failed) == ("done", 6, 0)
+    assert calls > 6
+    assert_every_point_complete_once(url, "tiny", path)
