@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard import stats
-from dashboard.queries import MODEL, Dim
+from dashboard.queries import LR, MODEL, Dim
 
 MAX_LEVELS = 30
 """An axis with more distinct values than this is binned (TPE / random / QMC samplers)."""
@@ -406,7 +406,7 @@ def paper_table(trials: pd.DataFrame) -> pd.DataFrame:
         lr=[n[2] for n in net],
     )
     keys = ["study", "task", "paper_experiment", "model", "task_params", "blocks",
-            "cells_per_block", "lr"]  # fmt: skip
+            "cells_per_block", LR]  # fmt: skip
     for key, sub in trials.groupby(keys, sort=True, dropna=False):
         study, task, exp, model, tp, blocks, cells, lr = key
         n_seeds = int(sub["n_seeds"].fillna(0).sum())
@@ -427,7 +427,7 @@ def paper_table(trials: pd.DataFrame) -> pd.DataFrame:
                 "task_params": params_text,
                 "model": model,
                 "topology": topo,
-                "lr": lr,
+                LR: lr,
                 "row": label + ("" if model == "lstm1997" else f" ({model})"),
                 "n_seeds": n_seeds,
                 "budget": int(budget) or None,

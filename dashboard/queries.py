@@ -44,6 +44,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import Cast, ColumnElement
 
 from study.schema import ParamRow, SeedRow, StudyRow, TrialRow
+from workers.config import LR
 
 studies_t = StudyRow.__table__
 trials_t = TrialRow.__table__
@@ -56,6 +57,7 @@ DONE = ("COMPLETE", "PRUNED")
 """Trial states whose seeds count: a pruned configuration's first-stage seeds are real results,
 and leaving them out would make the map look better than the study found."""
 MODEL = "model"
+__all__ = ["LR", "MODEL"]
 
 Dim = tuple[str, tuple[float, ...]]
 """(parameter name, bin edges). No edges: group by exact value. Edges e_0 < ... < e_k: group by

@@ -37,7 +37,7 @@ for _name in QUIET_LOGGERS:
     logging.getLogger(_name).disabled = True
 
 from dashboard import analysis, charts, data, ui  # noqa: E402
-from dashboard.queries import MODEL  # noqa: E402
+from dashboard.queries import LR, MODEL  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 SIZE_PARAMS = ("blocks", "cells_per_block", "hidden", "match_weights")
@@ -58,7 +58,7 @@ def build(url: str, name: str) -> tuple[dict[str, go.Figure], dict[str, pd.DataF
         return figs, tables, f"study {name}: no finished trial yet"
     axes = [n for n in analysis.swept(values) if n != MODEL]
     task_names = data.task_param_names(study.get("spec_toml")) | {str(study.get("lag_param"))}
-    x = "lr" if "lr" in axes else (axes[0] if axes else None)
+    x = LR if LR in axes else (axes[0] if axes else None)
     rest = [a for a in axes if a != x]
     y = "blocks" if "blocks" in rest else (rest[0] if rest else None)
     dims = tuple(analysis.choose_dim(d, values) for d in (MODEL, *[a for a in (x, y) if a]))
@@ -103,13 +103,13 @@ def build(url: str, name: str) -> tuple[dict[str, go.Figure], dict[str, pd.DataF
         tables[f"{stem}-seeds"] = seeds.drop(columns=["curve"])
 
     sizes = [n for n in axes if n in SIZE_PARAMS and n not in task_names]
-    if "lr" in axes and sizes:
+    if LR in axes and sizes:
         adims = (
             (MODEL, ()),
-            analysis.choose_dim("lr", values),
+            analysis.choose_dim(LR, values),
             analysis.choose_dim(sizes[0], values),
         )
-        anova = analysis.interaction_table(data.aggregate(url, sid, adims), "lr", sizes[0])
+        anova = analysis.interaction_table(data.aggregate(url, sid, adims), LR, sizes[0])
         tables["interaction"] = anova
         ok = anova.dropna(subset=["lr_share"]) if "lr_share" in anova else anova.iloc[0:0]
         if not ok.empty:

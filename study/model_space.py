@@ -33,9 +33,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from workers.config import LR
+
 RECURRENT_BASELINES = ("elman", "gru", "lstm_forget")
 """Models of ``[space.baselines]``."""
-OVERRIDABLE = ("lr", "init_range", "protocol")
+OVERRIDABLE = (LR, "init_range", "protocol")
 """Axes of every trial that a group or model section may set for its own trials."""
 SECTION_PARAMS: dict[str, tuple[str, ...]] = {
     "elman": ("hidden", "match_weights"),

@@ -50,7 +50,7 @@ import optuna
 
 from study.model_space import canonical_params
 from study.spec import Axis, Choice, Spec
-from workers.config import NEW_MODEL_FIELDS, ModelSpec, TrialConfig
+from workers.config import LR, NEW_MODEL_FIELDS, ModelSpec, TrialConfig
 from workers.protocols import default_protocol
 
 MODEL_FIELDS = (
@@ -147,7 +147,7 @@ def config_for(spec: Spec, params: dict[str, Any]) -> TrialConfig:
         task=spec.task,
         task_params={k: params[k] for k in spec.task_param_names},
         model=model,
-        lr=params.get("lr"),
+        lr=params.get(LR),
         init_range=params.get("init_range"),
         max_sequences=spec.max_sequences,
         seeds=spec.seeds,

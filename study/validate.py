@@ -28,6 +28,7 @@ from study.spec import (
     Spec,
     SpecError,
 )
+from workers.config import LR
 
 _TOP = {
     "name", "description", "task", "models", "seeds", "max_sequences", "reading", "seed",
@@ -35,7 +36,7 @@ _TOP = {
     "task_params", "space", "pruning", "protocol", "update", "output_delta",
 }  # fmt: skip
 _SPACE_GROUPS = ("task", "lstm1997", "baselines")
-_COMMON = ("lr", "init_range")
+_COMMON = (LR, "init_range")
 _LSTM1997 = (
     "blocks", "cells_per_block", "gates", "gate_bias", "gradient", "forget_gate", "forget_bias",
     "update",

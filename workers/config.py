@@ -88,6 +88,8 @@ NEW_MODEL_FIELDS = (
     "layers", "heads", "width", "attention", "positions",
 )  # fmt: skip
 """ModelSpec fields added after the first stored studies (left out of keys when unset)."""
+LR = "lr"
+"""The learning rate's name: the `TrialConfig` field, the spec axis and the stored parameter."""
 PROTOCOLS = ("paper", "modern")
 """Training protocols: the paper's on-line SGD, or a modern optimiser (`workers.protocols`)."""
 OUTPUT_DELTAS = ("paper", "no_fprime")

@@ -48,7 +48,7 @@ from workers.backends import (
     LaneBatch,
     TorchBackend,
 )
-from workers.config import READINGS, SeedResult, TrialConfig, TrialResult
+from workers.config import LR, READINGS, SeedResult, TrialConfig, TrialResult
 from workers.protocols import recipe, update_moment
 from workers.readings import WindowTracker
 from workers.tasks import make_task
@@ -324,7 +324,7 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
         update="step" if per_step else "sequence",
         trained={
             **info,
-            "lr": float(lr),
+            LR: float(lr),
             "init_range": float(init_range),
             "update": "step" if per_step else "sequence",
             "output_delta": config.output_delta or "paper",

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import analysis, charts, data, ui
-from dashboard.queries import MODEL
+from dashboard.queries import LR, MODEL
 
 cur = ui.current()
 st.title("Compare studies")
@@ -40,8 +40,8 @@ if any(v.empty for v in values.values()):
     st.info("One of the two studies has no finished trial yet.")
     st.stop()
 swept = [set(analysis.swept(v)) - {MODEL} for v in values.values()]
-common = sorted(swept[0] & swept[1], key=lambda n: (n != "lr", n != "blocks", n))
-both_axes = sorted(swept[0] | swept[1], key=lambda n: (n != "lr", n != "blocks", n))
+common = sorted(swept[0] & swept[1], key=lambda n: (n != LR, n != "blocks", n))
+both_axes = sorted(swept[0] | swept[1], key=lambda n: (n != LR, n != "blocks", n))
 axes = common or both_axes
 if not axes:
     st.info("Neither study sweeps a parameter besides the model: nothing to lay out.")

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import analysis, charts, data, stats, ui
-from dashboard.queries import MODEL
+from dashboard.queries import LR, MODEL
 
 NONE = "(none)"
 
@@ -39,7 +39,7 @@ if values.empty:
 
 axes = [n for n in analysis.swept(values) if n != MODEL]
 options = [*axes, NONE]
-default_x = "lr" if "lr" in axes else options[0]
+default_x = LR if LR in axes else options[0]
 rest = [o for o in options if o != default_x] or [NONE]
 default_y = "blocks" if "blocks" in rest else rest[0]
 

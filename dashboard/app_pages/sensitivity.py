@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import analysis, charts, data, ui
-from dashboard.queries import MODEL
+from dashboard.queries import LR, MODEL
 
 MIN_TRIALS = 4
 MIN_RANK_TRIALS = 10  # fewer trials in a scope: importances shown as numbers, not a ranking
@@ -123,7 +123,7 @@ def render() -> None:
 
     st.header("Learning rate × size interaction")
     numeric = [n for n in swept if n != MODEL]
-    if "lr" not in numeric:
+    if LR not in numeric:
         st.info("The study does not sweep the learning rate (`lr`): no interaction to check.")
         return
     task_names = data.task_param_names(cur.study.get("spec_toml"))
@@ -132,14 +132,14 @@ def render() -> None:
     size_names += ("channels", "levels", "width", "layers")  # TCN, Transformer
     sizes: list[str] = [n for n in size_names if n in numeric]
     # the task's parameters (its lag) describe the problem, not the net: never a "size"
-    sizes += [n for n in numeric if n not in sizes and n != "lr" and n not in task_names]
+    sizes += [n for n in numeric if n not in sizes and n != LR and n not in task_names]
     if not sizes:
         st.info("The study sweeps no size parameter (blocks, cells_per_block, hidden).")
         return
     size = st.selectbox("size parameter", sizes, key="sens_size")
     dims = (
         (MODEL, ()),
-        analysis.choose_dim("lr", values),
+        analysis.choose_dim(LR, values),
         analysis.choose_dim(size, values),
     )
     try:
@@ -147,7 +147,7 @@ def render() -> None:
     except data.QueryError as e:
         ui.query_error(e)
         return
-    anova = analysis.interaction_table(cells, "lr", size)
+    anova = analysis.interaction_table(cells, LR, size)
     if anova.empty or "lr_share" not in anova:
         st.info(f"No model has a complete lr × {size} grid (at least 2 × 2) with varying success.")
         if not anova.empty:

@@ -26,6 +26,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from workers.config import LR
+
 
 @dataclass(frozen=True)
 class PaperRow:
@@ -157,15 +159,15 @@ def trained_net(task: str, config: dict[str, Any] | str) -> tuple[float, float, 
 
     cfg: dict[str, Any] = json.loads(config) if isinstance(config, str) else dict(config or {})
     model, trained, nan = cfg.get("model") or {}, cfg.get("trained") or {}, float("nan")
-    if trained.get("lr") is not None:  # every default already resolved
+    if trained.get(LR) is not None:  # every default already resolved
         if trained.get("name", "lstm1997") != "lstm1997":
-            return nan, nan, float(trained["lr"])
-        return float(trained["blocks"]), float(trained["cells_per_block"]), float(trained["lr"])
+            return nan, nan, float(trained[LR])
+        return float(trained["blocks"]), float(trained["cells_per_block"]), float(trained[LR])
     try:
         setup: Any = make_task(task, **(cfg.get("task_params") or {})).paper
     except ValueError:
         setup = None
-    lr = cfg.get("lr")
+    lr = cfg.get(LR)
     lr = float(lr) if lr is not None else (setup.lr if setup is not None else nan)
     if model.get("name", "lstm1997") != "lstm1997" or setup is None:
         return nan, nan, lr
