@@ -19,7 +19,6 @@ and a running study's numbers are at most TTL_S old. The storage URL comes from 
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import sys
 import threading
@@ -36,9 +35,8 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
 from dashboard import queries
-from study.storage import DEFAULT_URL, STORAGE_ENV, StorageError, engine_kwargs, parse_url, safe_url
+from study.storage import StorageError, configured_url, engine_kwargs, parse_url, safe_url
 
-ENV = STORAGE_ENV
 TTL_S = 10
 """Seconds a query result is reused; also the auto-refresh period of running studies."""
 
@@ -52,7 +50,7 @@ def storage_url(argv: Sequence[str] | None = None) -> str:
             return args[i + 1]
         if a.startswith("--storage="):
             return a.split("=", 1)[1]
-    return os.environ.get(ENV) or DEFAULT_URL
+    return configured_url()
 
 
 def make_readonly_engine(url: str) -> Engine:

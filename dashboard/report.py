@@ -38,6 +38,7 @@ for _name in QUIET_LOGGERS:
 
 from dashboard import analysis, charts, data, ui  # noqa: E402
 from dashboard.queries import LR, MODEL  # noqa: E402
+from study.storage import configured_url  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 SIZE_PARAMS = ("blocks", "cells_per_block", "hidden", "match_weights")
@@ -169,9 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="study-report", description=__doc__.split("\n\n")[0])
     ap.add_argument("study", help="the study's name")
     ap.add_argument("--out", type=Path, required=True, help="folder to write into")
-    ap.add_argument(
-        "--storage", default=os.environ.get(data.ENV) or data.DEFAULT_URL, help="database URL"
-    )
+    ap.add_argument("--storage", default=configured_url(), help="database URL")
     ap.add_argument("--format", nargs="+", default=["png", "svg"], choices=["png", "svg", "pdf"])
     args = ap.parse_args(argv)
     state = data.storage_state(args.storage)

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from study.storage import DEFAULT_URL, STORAGE_ENV
+from study.storage import configured_url
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -116,7 +116,7 @@ def capture_many(shots: list[tuple[str, Path]], width: int = 1400, height: int =
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m dashboard.screenshot", description=__doc__)
-    ap.add_argument("--storage", default=os.environ.get(STORAGE_ENV, DEFAULT_URL))
+    ap.add_argument("--storage", default=configured_url())
     ap.add_argument("--study", default="demo")
     ap.add_argument("--page", default="", help="url path of the page ('' = the map)")
     ap.add_argument("--out", type=Path, default=ROOT / "dashboard/docs/robustness-map.png")

@@ -18,10 +18,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from study.storage import DEFAULT_URL, STORAGE_ENV, StorageError, parse_url, safe_url
+from study.storage import STORAGE_ENV, StorageError, configured_url, parse_url, safe_url
 
 APP = Path(__file__).resolve().parent / "app.py"
-ENV = STORAGE_ENV
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--storage",
-        default=os.environ.get(ENV) or DEFAULT_URL,
+        default=configured_url(),
         help="study database URL (default: $CAROUSEL_STORAGE or %(default)s)",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
@@ -76,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if u.get_backend_name() == "sqlite":  # the app must find the same file from any cwd
         u = u.set(database=str(Path(u.database or "").resolve()))
     url = u.render_as_string(hide_password=False)
-    env = dict(os.environ, **{ENV: url})
+    env = dict(os.environ, **{STORAGE_ENV: url})
     # the app imports dashboard/ and study/ from the project root, wherever we are started
     root = str(APP.parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)

@@ -33,10 +33,9 @@ import optuna
 from study.launch import PROG, continue_command
 from study.spec import Spec, SpecError, load_spec, parse_spec
 from study.storage import (
-    DEFAULT_URL,
-    STORAGE_ENV,
     StorageError,
     check_reachable,
+    configured_url,
     make_engine,
     parse_url,
 )
@@ -59,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("spec", metavar="SPEC", help="study spec (TOML), e.g. studies/demo.toml")
     p.add_argument(
         "--storage",
-        default=os.environ.get(STORAGE_ENV, DEFAULT_URL),
+        default=configured_url(),
         help="database URL (default: $CAROUSEL_STORAGE or %(default)s)",
     )
     p.add_argument(

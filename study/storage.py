@@ -41,6 +41,12 @@ BUSY_TIMEOUT_S = float(os.environ.get("CAROUSEL_SQLITE_BUSY_TIMEOUT_S", "30"))
 driver's retries take over, `study.retry`)."""
 
 
+def configured_url() -> str:
+    """The storage URL an entry point uses when none is given: ``$CAROUSEL_STORAGE`` if set and
+    not empty, else `DEFAULT_URL`."""
+    return os.environ.get(STORAGE_ENV) or DEFAULT_URL
+
+
 class StorageError(Exception):
     """The storage URL is malformed or the database cannot be reached."""
 

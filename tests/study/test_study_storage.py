@@ -117,3 +117,20 @@ def test_normalize_url() -> None:
     assert normalize_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalize_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalize_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_every_entry_point_reads_one_configured_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """study-launch, the dashboard, serve, report and screenshot all default through
+    `configured_url`: an empty ``$CAROUSEL_STORAGE`` means the default, not an empty URL."""
+    from dashboard import data, serve
+    from study import cli
+    from study.storage import DEFAULT_URL, STORAGE_ENV, configured_url
+
+    monkeypatch.setenv(STORAGE_ENV, "")
+    assert configured_url() == DEFAULT_URL
+    assert cli.build_parser().parse_args(["spec.toml"]).storage == DEFAULT_URL
+    assert data.storage_url([]) == DEFAULT_URL
+    monkeypatch.setenv(STORAGE_ENV, "sqlite:///elsewhere.db")
+    assert cli.build_parser().parse_args(["spec.toml"]).storage == "sqlite:///elsewhere.db"
+    assert data.storage_url([]) == "sqlite:///elsewhere.db"
+    assert serve.build_parser().parse_args([]).storage == "sqlite:///elsewhere.db"
