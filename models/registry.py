@@ -46,6 +46,7 @@ from models.baselines import (
 )
 from models.layout import Lstm1997Layout, init_weights
 from models.lstm1997 import Lstm1997
+from models.names import GATE_BIAS_MODES, GRADIENTS
 from models.tcn import TCN, init_tcn, levels_for, receptive_field, tcn_shapes, tcn_weights
 from models.transformer import (
     Transformer,
@@ -65,9 +66,6 @@ TCN_DEFAULTS = {"kernel_size": 3, "dropout": 0.0, "levels": 4}
 """TCN topology defaults; ``levels`` only when no sequence length is known."""
 TRANSFORMER_DEFAULTS = {"layers": 1, "heads": 2, "attention": "causal", "positions": "sinusoidal"}
 """Transformer topology defaults."""
-
-GATE_BIAS_MODES = ("paper", "zero", "random")
-GRADIENTS = ("truncated", "full")
 
 
 class ModelSpecLike(Protocol):

@@ -13,7 +13,8 @@ space for a grid study; the driver enqueues those points itself, one at a time, 
 is never handed out twice (Optuna's GridSampler can duplicate points under parallel askers).
 
 Example:
-import optuna
+
+    >>> import optuna
     >>> from study.spec import parse_spec
     >>> spec = parse_spec('''
     ... name = "x"
@@ -43,15 +44,16 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import optuna
 
 from study.model_space import canonical_params
 from study.spec import Axis, Choice, Spec
-from workers.config import LR, NEW_MODEL_FIELDS, ModelSpec, TrialConfig
-from workers.protocols import default_protocol
+from workers.config import LR, NEW_MODEL_FIELDS, ModelSpec, TrialConfig, default_protocol
+
+if TYPE_CHECKING:  # Optuna is imported where samplers are built: validating a spec stays light
+    import optuna
 
 MODEL_FIELDS = (
     "blocks",
@@ -168,6 +170,8 @@ def make_sampler(spec: Spec, restart: int = 0) -> optuna.samplers.BaseSampler:
     ``restart``: trials the study already holds. A random or TPE sampler rebuilt with the same
     seed would draw the first run's points again; its seed then derives from (spec seed,
     restart), so each continuation draws afresh and the same history gives the same draws."""
+    import optuna
+
     seed = spec.seed
     if restart:
         seed = int(np.random.SeedSequence([spec.seed, restart]).generate_state(1)[0])
@@ -183,6 +187,8 @@ def make_sampler(spec: Spec, restart: int = 0) -> optuna.samplers.BaseSampler:
 
 
 def make_pruner(spec: Spec) -> optuna.pruners.BasePruner:
+    import optuna
+
     p = spec.pruning
     if p is None:
         return optuna.pruners.NopPruner()

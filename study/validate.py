@@ -237,7 +237,7 @@ class Validator:
         return task
 
     def models(self, raw: dict[str, Any]) -> tuple[str, ...]:
-        from models.registry import MODELS
+        from models.names import MODEL_NAMES
 
         v = raw.get("models")
         if v is None:
@@ -249,8 +249,8 @@ class Validator:
         for m in v:
             if not isinstance(m, str):
                 raise self.fail("models", f"expected model names (strings), got {_show(m)}")
-            if m not in MODELS:
-                raise self.fail("models", f"unknown model {m!r}; known: {', '.join(MODELS)}")
+            if m not in MODEL_NAMES:
+                raise self.fail("models", f"unknown model {m!r}; known: {', '.join(MODEL_NAMES)}")
         if len(set(v)) != len(v):
             raise self.fail("models", "a model is listed twice")
         return tuple(v)
@@ -359,7 +359,7 @@ class Validator:
 
     def check_value(self, where: str, name: str, x: Any) -> None:
         from models.layout import Gates
-        from models.registry import GATE_BIAS_MODES, GRADIENTS
+        from models.names import GATE_BIAS_MODES, GRADIENTS
 
         gates = typing.get_args(Gates)
         choices = {"gates": gates, "gate_bias": GATE_BIAS_MODES, "gradient": GRADIENTS}

@@ -92,6 +92,15 @@ LR = "lr"
 """The learning rate's name: the `TrialConfig` field, the spec axis and the stored parameter."""
 PROTOCOLS = ("paper", "modern")
 """Training protocols: the paper's on-line SGD, or a modern optimiser (`workers.protocols`)."""
+DEFAULT_PROTOCOL: dict[str, str] = {"tcn": "modern", "transformer": "modern"}
+"""Families whose default is not the paper's protocol."""
+
+
+def default_protocol(model: str) -> str:
+    """The protocol a study uses for ``model`` when it sets none (`workers.protocols`)."""
+    return DEFAULT_PROTOCOL.get(model, "paper")
+
+
 OUTPUT_DELTAS = ("paper", "no_fprime")
 """The output delta: the paper's (y - t) f'(net), or y - t (`TrialConfig.output_delta`)."""
 UPDATES = ("sequence", "step")

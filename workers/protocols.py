@@ -65,13 +65,6 @@ MODERN: dict[str, Recipe] = {
     "tcn": Recipe("adam", 32, 1.0, lr=2e-3),
     "transformer": Recipe("adamw", 32, 1.0, 0.01, lr=1e-3),
 }
-DEFAULT_PROTOCOL: dict[str, str] = {"tcn": "modern", "transformer": "modern"}
-"""Families whose default is not the paper's protocol."""
-
-
-def default_protocol(model: str) -> str:
-    """The protocol a study uses for ``model`` when it sets none."""
-    return DEFAULT_PROTOCOL.get(model, "paper")
 
 
 def update_moment(config: TrialConfig, error_at_end: bool) -> str:

@@ -222,8 +222,13 @@ def test_package_reexports_public_api() -> None:
     init = Path(__file__).resolve().parents[2] / "models" / "__init__.py"
     ns = runpy.run_path(str(init))
     assert ns["__doc__"] and "constant error carousel" in ns["__doc__"]
-    for name in ns["__all__"]:
-        assert name in ns, name
+    import models
+
+    for name in ns["__all__"]:  # loaded on first use
+        assert getattr(models, name) is not None, name
+    assert models.Lstm1997 is Lstm1997
+    with pytest.raises(AttributeError):
+        _ = models.NoSuchModel
     for name in ("Lstm1997", "Elman", "GRU", "LstmForget", "MODELS", "build_model", "describe"):
         assert name in ns["__all__"]
 
@@ -246,3 +251,30 @@ def test_lstm_forget_starts_with_forget_bias_plus_one_and_takes_the_spec_value()
     net = build_model(ModelSpec(forget_gate=True, forget_bias=1.0), EXP4, 2, 1, _rngs(1), 0.1)
     assert isinstance(net, Lstm1997)
     np.testing.assert_array_equal(net.weights()[0][0, net.layout.forget, -1], [1.0, 1.0])
+
+
+def test_the_names_a_spec_may_use_are_the_registry_s() -> None:
+    from models.names import MODEL_NAMES
+    from models.registry import MODELS
+
+    assert tuple(MODELS) == MODEL_NAMES
+
+
+def test_parsing_a_spec_imports_no_torch() -> None:
+    """Spec validation reads names only (`models.names`): a light process (a dashboard form, a
+    CI lint of specs) parses every shipped spec without loading torch."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, glob\n"
+        "from study.spec import load_spec\n"
+        "for p in sorted(glob.glob('studies/**/*.toml', recursive=True)):\n"
+        "    load_spec(p)\n"
+        "heavy = [m for m in ('torch', 'numba', 'ray', 'optuna') if m in sys.modules]\n"
+        "print(' '.join(heavy) or 'light')\n"
+    )
+    top = Path(__file__).resolve().parents[2]
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=top)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "light"

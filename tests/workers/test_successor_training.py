@@ -7,8 +7,8 @@ import json
 import pytest
 import torch
 
-from workers.config import ModelSpec, TrialConfig
-from workers.protocols import default_protocol, recipe
+from workers.config import ModelSpec, TrialConfig, default_protocol
+from workers.protocols import recipe
 from workers.tasks import TASKS, make_task
 from workers.trainer import CUDA_WORK, choose_device, train
 
