@@ -98,8 +98,9 @@ def report(storage: str) -> list[str]:
     """The lines of paper.md (every paper row, measured or marked as not run)."""
     got = collect(storage)
     commit = git_commit()
-    cols = ["row", "table", "net", "seeds", "budget", "solved", "mean", "median", "median mae",
-            "median frac99", "test wrong", "paper mean", "paper success", "ratio"]  # fmt: skip
+    cols = ["row", "table", "task", "net", "seeds", "budget", "solved", "mean", "median",
+            "median mae", "median frac99", "test wrong", "paper mean", "paper success",
+            "ratio"]  # fmt: skip
     lines = [
         "# Reproduction of Hochreiter & Schmidhuber (1997), Tables 1-9 (LSTM rows)",
         "",
@@ -117,9 +118,11 @@ def report(storage: str) -> list[str]:
     for row in ROWS:
         g = got.get(row.key)
         net = f"{row.blocks}x{row.cells_per_block} lr {row.lr:g}"
+        task = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                         for k, v in row.params.items()) or "-"  # fmt: skip
         paper_success = _fmt(row.success, 2) if row.success is not None else "-"
         if g is None:
-            cells = [row.key, row.table, net, "not run", *["-"] * 7, _fmt(row.sequences),
+            cells = [row.key, row.table, task, net, "not run", *["-"] * 7, _fmt(row.sequences),
                      paper_success, "-"]  # fmt: skip
             lines.append("| " + " | ".join(cells) + " |")
             continue
@@ -130,6 +133,7 @@ def report(storage: str) -> list[str]:
         cells = [
             row.key,
             row.table,
+            task,
             net,
             str(len(seeds)),
             "/".join(_fmt(b) for b in sorted(g["budgets"])),

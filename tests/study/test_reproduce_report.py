@@ -86,8 +86,9 @@ def test_report_has_every_paper_row_and_measures_the_ones_run(tmp_path: Path) ->
     for key, ns in per_row.items():
         cells = by_key[key]
         seeds = 2 * len(ns)
-        assert cells[3] == str(seeds) and cells[4] == "250" and cells[5] == f"{sum(ns)}/{seeds}"
-        assert cells[11] == f"{next(r.sequences for r in ROWS if r.key == key):,}"
+        assert cells[4] == str(seeds) and cells[5] == "250" and cells[6] == f"{sum(ns)}/{seeds}"
+        assert cells[12] == f"{next(r.sequences for r in ROWS if r.key == key):,}"
     for key in ("1-1", "1-3", "1-4", "4-1", "6b"):
-        assert by_key[key][3] == "not run"
+        assert by_key[key][4] == "not run"
+    assert by_key["4-2"][2] == "T=500" and by_key["1-5"][2] == "-"  # the row's task parameters
     assert "8,440" in " ".join(by_key["1-5"])
