@@ -92,3 +92,28 @@ def test_report_has_every_paper_row_and_measures_the_ones_run(tmp_path: Path) ->
         assert by_key[key][4] == "not run"
     assert by_key["4-2"][2] == "T=500" and by_key["1-5"][2] == "-"  # the row's task parameters
     assert "8,440" in " ".join(by_key["1-5"])
+
+
+def test_a_measured_variant_is_never_counted_in_a_paper_row() -> None:
+    """A trial that trained a variant of the paper's setup (no f', the modern protocol, another
+    init range, gates, a forget gate, gate bias or gradient) is not one of the paper's rows: it once
+    would have been pooled into row 5-1 beside the paper's own configuration."""
+    paper = {
+        "task_params": {"T": 100, "n_seq": 140},
+        "model": {"name": "lstm1997"},
+        "trained": {"name": "lstm1997", "blocks": 2, "cells_per_block": 2, "lr": 0.1,
+                    "init_range": 0.1, "weights": 93, "output_delta": "paper",
+                    "protocol": "paper", "update": "sequence"},
+    }  # fmt: skip
+    row = row_for("multiplication", paper)
+    assert row is not None and row.key == "5-1"
+    for change in (
+        {"trained": {**paper["trained"], "output_delta": "no_fprime"}},
+        {"trained": {**paper["trained"], "protocol": "modern"}},
+        {"trained": {**paper["trained"], "init_range": 0.2}},
+        {"model": {"name": "lstm1997", "gates": "input"}},
+        {"model": {"name": "lstm1997", "forget_gate": True}},
+        {"model": {"name": "lstm1997", "gate_bias": "zero"}},
+        {"model": {"name": "lstm1997", "gradient": "full"}},
+    ):
+        assert row_for("multiplication", {**paper, **change}) is None, change

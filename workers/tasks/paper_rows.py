@@ -185,5 +185,27 @@ def row_for(task: str, config: dict[str, Any] | str) -> PaperRow | None:
     if math.isnan(blocks):
         return None
     cfg: dict[str, Any] = json.loads(config) if isinstance(config, str) else dict(config or {})
-    params = make_task(task, **(cfg.get("task_params") or {})).params()
-    return match(task, params, int(blocks), int(cells), lr)
+    made = make_task(task, **(cfg.get("task_params") or {}))
+    if _departs_from_paper(cfg, made.paper):
+        return None
+    return match(task, made.params(), int(blocks), int(cells), lr)
+
+
+def _departs_from_paper(cfg: dict[str, Any], setup: Any) -> bool:
+    """Whether a trial trained a variant of the paper's setup rather than the setup itself: an
+    output delta without f', the modern protocol, another init range, gates, a forget gate,
+    gate biases or gradient other than the paper's. Such a trial is a
+    measured variant (e.g. `studies/paper/variants/`), never counted in a paper row."""
+    trained, model = cfg.get("trained") or {}, cfg.get("model") or {}
+    if (trained.get("output_delta") or cfg.get("output_delta") or "paper") != "paper":
+        return True
+    if (trained.get("protocol") or cfg.get("protocol") or "paper") != "paper":
+        return True
+    if model.get("gate_bias") not in (None, "paper") or model.get("gradient") not in (
+        None, "truncated",
+    ):  # fmt: skip
+        return True
+    if model.get("gates") not in (None, setup.gates) or model.get("forget_gate"):
+        return True
+    init = trained.get("init_range", cfg.get("init_range"))
+    return init is not None and not math.isclose(float(init), setup.init_range, rel_tol=1e-9)
