@@ -7,9 +7,9 @@ trials). This benchmark builds a synthetic study of ``--trials`` trials (default
 each, so 100,000 seed rows with learning curves) in both carousel's tables and Optuna's, then
 times:
 
-* ``sql counts``: `dashboard.queries.aggregate` for model x lr x blocks (n_solved, n_seeds per
+* ``sql counts``: `dashboard.map_queries.aggregate` for model x lr x blocks (n_solved, n_seeds per
   cell), on a fresh read-only engine;
-* ``sql medians``: `dashboard.queries.cell_medians` (exact per-cell median over seed rows);
+* ``sql medians``: `dashboard.map_queries.cell_medians` (exact per-cell median over seed rows);
 * ``sql map``: both, plus the Wilson intervals: everything the map needs;
 * ``optuna load``: ``optuna.load_study(...).trials`` + a pandas groupby over params and user
   attrs to the same per-cell n_solved/n_seeds (the medians of trial medians only: per-seed
@@ -47,13 +47,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from dashboard import queries, stats  # noqa: E402
+from dashboard import map_queries, queries, stats  # noqa: E402
 from dashboard.data import make_readonly_engine  # noqa: E402
 from study.schema import Base, ParamRow, SeedRow, StudyRow, TrialRow, utcnow  # noqa: E402
 
 STUDY = "bench-10k"
 RESULTS = ROOT / "benchmarks" / "results" / "dashboard_query.md"
-MAP_DIMS: tuple[queries.Dim, ...] = (("model", ()), ("blocks", ()), ("lr", ()))
+MAP_DIMS: tuple[map_queries.Dim, ...] = (("model", ()), ("blocks", ()), ("lr", ()))
 
 
 def grid(n_trials: int) -> list[dict[str, Any]]:
@@ -242,7 +242,7 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 def sql_counts(url: str) -> Any:
     eng = make_readonly_engine(url)
     try:
-        return queries.aggregate(eng, _study_id(eng), MAP_DIMS)
+        return map_queries.aggregate(eng, _study_id(eng), MAP_DIMS)
     finally:
         eng.dispose()
 
@@ -250,7 +250,7 @@ def sql_counts(url: str) -> Any:
 def sql_medians(url: str) -> Any:
     eng = make_readonly_engine(url)
     try:
-        return queries.cell_medians(eng, _study_id(eng), MAP_DIMS)
+        return map_queries.cell_medians(eng, _study_id(eng), MAP_DIMS)
     finally:
         eng.dispose()
 
@@ -259,8 +259,8 @@ def sql_map(url: str) -> Any:
     eng = make_readonly_engine(url)
     try:
         sid = _study_id(eng)
-        cells = queries.aggregate(eng, sid, MAP_DIMS)
-        queries.cell_medians(eng, sid, MAP_DIMS)
+        cells = map_queries.aggregate(eng, sid, MAP_DIMS)
+        map_queries.cell_medians(eng, sid, MAP_DIMS)
         stats.wilson_interval(cells["n_solved"].to_numpy(), cells["n_seeds"].to_numpy())
         return cells
     finally:

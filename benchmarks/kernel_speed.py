@@ -25,7 +25,8 @@ import time
 import numpy as np
 
 from models.layout import Lstm1997Layout, init_weights
-from workers.kernels.lstm1997 import kernel_config, train_block
+from workers.kernels import Block
+from workers.kernels.lstm1997 import Nets, kernel_config, train_block
 
 LAYOUT = Lstm1997Layout(n_inputs=2, n_outputs=1, blocks=2, cells_per_block=2)
 WORK = 1_500_000
@@ -66,8 +67,8 @@ def kernel_rate(K: int, T: int, dtype: type, per_step: bool = False, repeats: in
     best = np.inf
     for _ in range(repeats):
         t0 = time.process_time()
-        train_block(Wh, Wo, LAYOUT.mask_h, LAYOUT.mask_o, idx, val, lengths, targets, steps,
-                    n_seq, 0.5, cfg, out_y)  # fmt: skip
+        nets = Nets(Wh, Wo, LAYOUT.mask_h, LAYOUT.mask_o, cfg)
+        train_block(nets, Block(idx, val, lengths, targets, steps), n_seq, 0.5, out_y)
         best = min(best, time.process_time() - t0)
     return K * B / best
 

@@ -44,8 +44,8 @@ from typing import Any
 import ray
 
 from models.layout import Lstm1997Layout
-from study.driver import THREAD_ENV  # the driver's one-thread-per-worker env
 from workers.config import ModelSpec, TrialConfig
+from workers.remote import THREAD_ENV  # the driver's one-thread-per-worker env
 
 RESULTS = Path(__file__).parent / "results"
 LRS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)

@@ -33,9 +33,12 @@ from typing import Any
 
 import ray
 
-from study.driver import THREAD_ENV  # the driver's one-thread-per-worker env
 from workers.config import ModelSpec, TrialConfig
-from workers.remote import pin_threads, run_trial
+from workers.remote import (
+    THREAD_ENV,  # the driver's one-thread-per-worker env
+    pin_threads,
+    run_trial,
+)
 
 RESULTS = Path(__file__).parent / "results" / "ray_scaling.md"
 

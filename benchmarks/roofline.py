@@ -37,6 +37,10 @@ so padding steps are counted as executed; the useful share is printed.
     python -m benchmarks.roofline [--quick]
 
 Writes benchmarks/results/roofline.md.
+
+Size note: ~700 lines, over the usual ~400: a script whose report derives every conclusion
+(vector width, what bounds the kernel) from what the same run measured, so the measurements, the
+analytic FLOP count and the report sit together.
 """
 
 from __future__ import annotations
@@ -64,8 +68,8 @@ from numba import njit
 
 from models.layout import Lstm1997Layout, init_weights
 from workers.backends import LaneBatch
+from workers.kernels import Block, simd
 from workers.kernels import lstm1997 as kernel
-from workers.kernels import simd
 from workers.remote import pin_threads
 from workers.tasks import make_task
 
@@ -252,12 +256,11 @@ def time_kernel(
     for r in range(reps + 1):  # the first call loads the numba cache
         Wh, Wo = Wh0.astype(dtype), Wo0.astype(dtype)
         t0 = time.perf_counter()
+        nets, block = kernel.Nets(Wh, Wo, mh, mo, cfg), Block(idx, val, lengths, targets, steps)
         if forward:
-            kernel.forward_block(Wh, Wo, mh, mo, idx, val, lengths, steps, n_seq, cfg, out)
+            kernel.forward_block(nets, block, n_seq, out)
         else:
-            kernel.train_block(
-                Wh, Wo, mh, mo, idx, val, lengths, targets, steps, n_seq, 1e-9, cfg, out
-            )
+            kernel.train_block(nets, block, n_seq, 1e-9, out)
         if r:
             times.append(time.perf_counter() - t0)
     return statistics.median(times)

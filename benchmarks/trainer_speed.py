@@ -34,6 +34,7 @@ from models.layout import Lstm1997Layout, init_weights
 from models.lstm1997 import Lstm1997
 from workers.backends import LaneBatch
 from workers.config import TrialConfig
+from workers.kernels import Block
 from workers.kernels import lstm1997 as kernel
 from workers.remote import pin_threads
 from workers.tasks import make_task
@@ -121,15 +122,15 @@ def kernel_alone(T: int, K: int, seconds: float, precision: str = "float64") -> 
     blocks = []
     for _ in range(4):
         lb = LaneBatch.stack([task.sample(rng, B) for _ in range(K)])
-        blocks.append([lb.lane(n) for n in ("idx", "val", "lengths", "targets", "target_steps")])
+        blocks.append(Block(*(lb.lane(n) for n in Block._fields)))
     cfg = kernel.kernel_config(lay)
     n_seq = np.full(K, B, dtype=np.int64)
     out = np.zeros((K, B, 1, 1), dtype=dt)
 
-    def run(block: list[np.ndarray]) -> None:
-        idx, val, lengths, targets, steps = block
-        kernel.train_block(Wh, Wo, lay.mask_h, lay.mask_o, idx, val, lengths, targets, steps,
-                           n_seq, 1e-9, cfg, out)  # fmt: skip
+    nets = kernel.Nets(Wh, Wo, lay.mask_h, lay.mask_o, cfg)
+
+    def run(block: Block) -> None:
+        kernel.train_block(nets, block, n_seq, 1e-9, out)
 
     run(blocks[0])  # compile / load the numba cache outside the timing
     n, t0 = 0, time.perf_counter()

@@ -5,15 +5,12 @@
 * :func:`robust_summary`: per panel, the robust-region size and the most robust configuration.
 * :func:`lag_points`: each model's best and median configuration across the lag.
 * :func:`interaction_table`: the lr x size two-way decomposition per model.
-* :func:`param_importances`: Optuna's importance evaluators on our trials, in memory.
 * :func:`paper_table`: our mean sequences-to-success and success fraction beside the paper's.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from dashboard import stats
-from dashboard.queries import LR, MODEL, Dim
+from dashboard.map_queries import Dim
+from dashboard.queries import LR, MODEL
 
 MAX_LEVELS = 30
 """An axis with more distinct values than this is binned (TPE / random / QMC samplers)."""
@@ -262,125 +260,6 @@ def interaction_table(cells: pd.DataFrame, lr: str, size: str) -> pd.DataFrame:
             )
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def param_importances(
-    trials: pd.DataFrame,
-    params: pd.DataFrame,
-    evaluator: str = "ped_anova",
-    target_quantile: float = 0.1,
-    by_model: bool = True,
-) -> tuple[pd.DataFrame, list[str]]:
-    """Importance of each swept parameter for success, by Optuna's evaluators, computed on an
-    in-memory Optuna study rebuilt from our tables (the dashboard never opens Optuna's RDB
-    storage, which creates or upgrades tables on open). Value = the trial's success rate.
-
-    Distributions: numeric parameters with integer values -> IntDistribution, other numeric ->
-    FloatDistribution (log when positive and spanning >= 20x), text -> CategoricalDistribution.
-    Parameters with one value in a scope are left out of it. Returns a frame (scope, param,
-    importance, n_trials), scope being a model name or "all models" (then ``model`` is a
-    parameter), and the evaluator's warnings (e.g. too few trials to separate the top quantile).
-    """
-    import optuna
-    from optuna.distributions import (
-        CategoricalDistribution,
-        FloatDistribution,
-        IntDistribution,
-    )
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    wide = params.pivot_table(index="trial_id", columns="name", values="value_num", aggfunc="first")
-    text = params.pivot_table(
-        index="trial_id", columns="name", values="value_text", aggfunc="first"
-    )
-    scopes: list[tuple[str, pd.DataFrame]] = []
-    if by_model:
-        scopes += [(str(m), sub) for m, sub in trials.groupby("model", sort=True)]
-    else:
-        scopes.append(("all models", trials))
-    rows = []
-    notes: list[str] = []
-    for scope, sub in scopes:
-        if sub["success_rate"].nunique(dropna=False) < 2:
-            value = sub["success_rate"].iloc[0]
-            notes.append(
-                f"{scope}: every trial has the same success ({value:.2f}), so no parameter "
-                "can matter; left out"
-            )
-            continue
-        ids = sub["trial_id"].to_numpy()
-        dists: dict[str, Any] = {}
-        values: dict[str, dict[int, Any]] = {}
-        names = sorted(set(text.columns) | set(wide.columns))
-        for name in names:
-            num = wide[name].reindex(ids) if name in wide else pd.Series(np.nan, index=ids)
-            txt = text[name].reindex(ids) if name in text else pd.Series(None, index=ids)
-            present = txt.notna() | num.notna()
-            if present.sum() == 0:
-                continue
-            if num[present].notna().all():
-                vals = num[present].astype(float)
-                lo, hi = float(vals.min()), float(vals.max())
-                if lo == hi:
-                    continue
-                if np.all(np.mod(vals, 1) == 0):
-                    dists[name] = IntDistribution(int(lo), int(hi))
-                    values[name] = {int(k): int(v) for k, v in vals.items()}
-                else:
-                    dists[name] = FloatDistribution(lo, hi, log=lo > 0 and hi / lo >= 20)
-                    values[name] = {int(k): float(v) for k, v in vals.items()}
-            else:
-                vals = txt[present].astype(str)
-                choices = sorted(vals.unique())
-                if len(choices) < 2:
-                    continue
-                dists[name] = CategoricalDistribution(choices)
-                values[name] = {int(k): v for k, v in vals.items()}
-        if not dists:
-            continue
-        frozen = [
-            optuna.trial.create_trial(
-                params={n: values[n][tid] for n in dists if tid in values[n]},
-                distributions={n: dists[n] for n in dists if tid in values[n]},
-                value=float(v) if v is not None and not math.isnan(v) else 0.0,
-            )
-            for tid, v in zip(sub["trial_id"], sub["success_rate"], strict=True)
-        ]
-        study = optuna.create_study(direction="maximize")
-        study.add_trials(frozen)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            imp = optuna.importance.get_param_importances(
-                study, evaluator=_evaluator(evaluator, target_quantile), normalize=True
-            )
-        notes += [f"{scope}: {w.message}" for w in caught]
-        for name, value in imp.items():
-            rows.append(
-                {"scope": scope, "param": name, "importance": float(value), "n_trials": len(sub)}
-            )
-    return pd.DataFrame(rows, columns=["scope", "param", "importance", "n_trials"]), notes
-
-
-EVALUATORS = {"ped_anova": "PED-ANOVA", "fanova": "fANOVA", "mdi": "Mean decrease impurity"}
-
-
-def available_evaluators() -> dict[str, str]:
-    """Evaluators usable here: PED-ANOVA always; fANOVA and MDI need scikit-learn."""
-    try:
-        import sklearn  # noqa: F401
-    except ImportError:
-        return {"ped_anova": EVALUATORS["ped_anova"]}
-    return dict(EVALUATORS)
-
-
-def _evaluator(name: str, target_quantile: float) -> Any:
-    from optuna import importance
-
-    if name == "fanova":
-        return importance.FanovaImportanceEvaluator(seed=0)
-    if name == "mdi":
-        return importance.MeanDecreaseImpurityImportanceEvaluator(seed=0)
-    return importance.PedAnovaImportanceEvaluator(target_quantile=target_quantile)
 
 
 def paper_table(trials: pd.DataFrame) -> pd.DataFrame:

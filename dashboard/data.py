@@ -34,7 +34,7 @@ import streamlit as st
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
-from dashboard import queries
+from dashboard import map_queries, queries
 from study.storage import StorageError, configured_url, engine_kwargs, parse_url, safe_url
 
 TTL_S = 10
@@ -252,19 +252,22 @@ def param_values(url: str, study_id: int) -> pd.DataFrame:
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def aggregate(
-    url: str, study_id: int, dims: tuple[queries.Dim, ...], filters: tuple[queries.Filter, ...] = ()
+    url: str,
+    study_id: int,
+    dims: tuple[map_queries.Dim, ...],
+    filters: tuple[map_queries.Filter, ...] = (),
 ) -> pd.DataFrame:
-    """Per-cell counts grouped by ``dims`` (see `queries.aggregate`) with the exact median
+    """Per-cell counts grouped by ``dims`` (see `map_queries.aggregate`) with the exact median
     sequences-to-solve of the solved seeds merged in. Each dimension ``d`` gets a display label
     column ``d`` and a numeric sort key ``d__sort``."""
-    cells = _labelled(_run(url, queries.aggregate, study_id, dims, filters), dims)
-    medians = _labelled(_run(url, queries.cell_medians, study_id, dims, filters), dims)
+    cells = _labelled(_run(url, map_queries.aggregate, study_id, dims, filters), dims)
+    medians = _labelled(_run(url, map_queries.cell_medians, study_id, dims, filters), dims)
     names = [d for d, _ in dims]
     medians = medians[[*names, "seq_median", "seq_mean"]]
     return cells.merge(medians, on=names, how="left", validate="one_to_one")
 
 
-def _labelled(df: pd.DataFrame, dims: tuple[queries.Dim, ...]) -> pd.DataFrame:
+def _labelled(df: pd.DataFrame, dims: tuple[map_queries.Dim, ...]) -> pd.DataFrame:
     df = df.copy()
     for name, edges in dims:
         text, num = df[f"{name}__text"], df[f"{name}__num"]
@@ -309,6 +312,11 @@ def seeds_of_config(url: str, study_id: int, config_key: str) -> pd.DataFrame:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def trials_with_params(url: str, study_id: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     return _run(url, queries.trials_with_params, study_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def stored_space(url: str, study_id: int) -> tuple[dict[str, dict[str, str]] | None, str | None]:
+    return _run(url, queries.stored_space, study_id)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)

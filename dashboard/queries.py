@@ -21,27 +21,23 @@ query stays a pure ``GROUP BY`` over trials.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import (
-    Float,
     Select,
-    String,
     and_,
     case,
-    cast,
     func,
     inspect,
-    literal,
     null,
     or_,
     select,
 )
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.sql.elements import Cast, ColumnElement
 
 from study.schema import ParamRow, SeedRow, StudyRow, TrialRow
 from workers.config import LR
@@ -59,15 +55,8 @@ and leaving them out would make the map look better than the study found."""
 MODEL = "model"
 __all__ = ["LR", "MODEL"]
 
-Dim = tuple[str, tuple[float, ...]]
-"""(parameter name, bin edges). No edges: group by exact value. Edges e_0 < ... < e_k: group by
-bin index i with e_i <= value < e_{i+1} (first and last bins open-ended), for continuous axes
-sampled by TPE / random / QMC, where every trial has its own value."""
-Filter = tuple[str, tuple[str, ...]]
-"""(parameter name, allowed value texts). A trial without the parameter always passes."""
 
-
-def _frame(conn: Engine | Connection, stmt: Any) -> pd.DataFrame:
+def read_frame(conn: Engine | Connection, stmt: Any) -> pd.DataFrame:
     """Run one SELECT in its own short read transaction; PostgreSQL's NUMERIC (avg) -> float."""
     if isinstance(conn, Engine):
         with conn.connect() as c:
@@ -176,7 +165,7 @@ def studies(conn: Engine | Connection) -> pd.DataFrame:
         )
         .order_by(s.c.updated_at.desc(), s.c.id.desc())  # most recently active first
     )
-    return _frame(conn, stmt)
+    return read_frame(conn, stmt)
 
 
 def _trial_columns() -> list[Any]:
@@ -226,14 +215,14 @@ def best_trials(conn: Engine | Connection) -> pd.DataFrame:
         .label("rank")
     )
     ranked = select(*_trial_columns(), rank).where(t.c.state == COMPLETE).subquery()
-    return _frame(conn, select(ranked).where(ranked.c.rank == 1))
+    return read_frame(conn, select(ranked).where(ranked.c.rank == 1))
 
 
 def top_trials(conn: Engine | Connection, study_id: int, limit: int = 20) -> pd.DataFrame:
     """The ``limit`` best completed trials of a study (same order as :func:`best_trials`)."""
     t = trials_t
     stmt = select(*_trial_columns()).where(t.c.study_id == study_id, t.c.state == COMPLETE)
-    return _frame(conn, _ranked(stmt).limit(limit))
+    return read_frame(conn, _ranked(stmt).limit(limit))
 
 
 def trial_by_number(conn: Engine | Connection, study_id: int, number: int) -> pd.DataFrame:
@@ -242,7 +231,7 @@ def trial_by_number(conn: Engine | Connection, study_id: int, number: int) -> pd
     stmt = select(*_trial_columns(), t.c.config, t.c.error, t.c.backend).where(
         t.c.study_id == study_id, t.c.number == number
     )
-    return _frame(conn, stmt)
+    return read_frame(conn, stmt)
 
 
 def params_of(conn: Engine | Connection, trial_ids: Sequence[int]) -> pd.DataFrame:
@@ -255,7 +244,7 @@ def params_of(conn: Engine | Connection, trial_ids: Sequence[int]) -> pd.DataFra
         .where(p.c.trial_id.in_([int(i) for i in trial_ids]))
         .order_by(p.c.trial_id, p.c.name)
     )
-    return _frame(conn, stmt)
+    return read_frame(conn, stmt)
 
 
 def param_values(conn: Engine | Connection, study_id: int) -> pd.DataFrame:
@@ -269,132 +258,7 @@ def param_values(conn: Engine | Connection, study_id: int) -> pd.DataFrame:
         .group_by(p.c.name, p.c.value_text, p.c.value_num)
         .order_by(p.c.name, p.c.value_num, p.c.value_text)
     )
-    return _frame(conn, stmt)
-
-
-def _dimensioned(
-    dims: Sequence[Dim], filters: Sequence[Filter], base: Any
-) -> tuple[Any, list[ColumnElement[Any]], list[ColumnElement[Any]]]:
-    """Join one aliased ``carousel_params`` per dimension and per filter onto ``base``.
-
-    Returns (from clause, labelled dimension columns, filter conditions)."""
-    t = trials_t
-    from_ = base
-    cols: list[ColumnElement[Any]] = []
-    for i, (name, edges) in enumerate(dims):
-        if name == MODEL:
-            cols += [t.c.model.label(f"{name}__text"), cast(null(), Float).label(f"{name}__num")]
-            continue
-        pa = params_t.alias(f"d{i}")
-        from_ = from_.outerjoin(pa, and_(pa.c.trial_id == t.c.id, pa.c.name == name))
-        if edges:
-            inner = list(edges[1:-1])
-            whens: list[tuple[Any, Any]] = [(pa.c.value_num.is_(None), None)]
-            whens += [(pa.c.value_num < e, float(k)) for k, e in enumerate(inner)]
-            binned = case(*whens, else_=float(len(inner)))
-            cols += [cast(null(), String).label(f"{name}__text"), binned.label(f"{name}__num")]
-        else:
-            cols += [pa.c.value_text.label(f"{name}__text"), pa.c.value_num.label(f"{name}__num")]
-    conds: list[ColumnElement[Any]] = []
-    for j, (name, allowed) in enumerate(filters):
-        if name == MODEL:
-            conds.append(t.c.model.in_(list(allowed)))
-            continue
-        fa = params_t.alias(f"f{j}")
-        from_ = from_.outerjoin(fa, and_(fa.c.trial_id == t.c.id, fa.c.name == name))
-        conds.append(or_(fa.c.id.is_(None), fa.c.value_text.in_(list(allowed))))
-    return from_, cols, conds
-
-
-def _keys(cols: list[ColumnElement[Any]]) -> list[Any]:
-    """GROUP BY / PARTITION BY expressions: the labelled expressions, minus constant NULLs."""
-    out = []
-    for c in cols:
-        inner = getattr(c, "element", c)
-        if getattr(inner, "type", None) is not None and isinstance(inner, Cast):
-            continue  # cast(NULL): a constant, nothing to group by
-        out.append(inner)
-    return out
-
-
-def aggregate(
-    conn: Engine | Connection,
-    study_id: int,
-    dims: Sequence[Dim],
-    filters: Sequence[Filter] = (),
-) -> pd.DataFrame:
-    """Per-cell sums over the study's finished trials, grouped by ``dims`` (see module doc).
-
-    Columns: ``<dim>__text``/``<dim>__num`` per dimension, n_trials, n_seeds, n_solved,
-    n_diverged, seq_median_mean (mean of the trials' median sequences-to-solve), weights,
-    first_trial (smallest trial number in the cell).
-    """
-    t = trials_t
-    from_, cols, conds = _dimensioned(dims, filters, t)
-    stmt = (
-        select(
-            *cols,
-            func.count(t.c.id).label("n_trials"),
-            func.coalesce(func.sum(t.c.n_seeds), 0).label("n_seeds"),
-            func.coalesce(func.sum(t.c.n_solved), 0).label("n_solved"),
-            func.coalesce(func.sum(t.c.n_diverged), 0).label("n_diverged"),
-            func.avg(t.c.seq_to_solve_median).label("seq_median_mean"),
-            func.avg(t.c.weights).label("weights"),
-            func.min(t.c.number).label("first_trial"),
-        )
-        .select_from(from_)
-        .where(t.c.study_id == study_id, t.c.state.in_(DONE), *conds)
-        .group_by(*_keys(cols))
-    )
-    df = _frame(conn, stmt)
-    for col in ("n_trials", "n_seeds", "n_solved", "n_diverged"):
-        df[col] = df[col].astype("int64")
-    return df
-
-
-def cell_medians(
-    conn: Engine | Connection,
-    study_id: int,
-    dims: Sequence[Dim],
-    filters: Sequence[Filter] = (),
-) -> pd.DataFrame:
-    """Exact median sequences-to-solve of the solved seeds per cell (window functions, see the
-    module doc). Columns: the dimension columns, seq_median, n_solved_seeds, seq_mean."""
-    t, sd = trials_t, seeds_t
-    from_, cols, conds = _dimensioned(dims, filters, t.join(sd, sd.c.trial_id == t.c.id))
-    part = _keys(cols)
-    v = sd.c.sequences_to_solve
-    inner = (
-        select(
-            *cols,
-            v.label("v"),
-            func.row_number().over(partition_by=part or None, order_by=v).label("rn"),
-            func.count(literal(1)).over(partition_by=part or None).label("cnt"),
-            func.avg(v).over(partition_by=part or None).label("mean_v"),
-        )
-        .select_from(from_)
-        .where(
-            t.c.study_id == study_id,
-            t.c.state.in_(DONE),
-            sd.c.solved.is_(True),
-            v.is_not(None),
-            *conds,
-        )
-        .subquery()
-    )
-    dim_cols = [inner.c[c.name] for c in cols]
-    # the middle row (odd count) or the two middle rows (even count): cnt <= 2 rn <= cnt + 2
-    stmt = (
-        select(
-            *dim_cols,
-            func.avg(inner.c.v).label("seq_median"),
-            func.max(inner.c.cnt).label("n_solved_seeds"),
-            func.max(inner.c.mean_v).label("seq_mean"),
-        )
-        .where(2 * inner.c.rn >= inner.c.cnt, 2 * inner.c.rn <= inner.c.cnt + 2)
-        .group_by(*dim_cols)
-    )
-    return _frame(conn, stmt)
+    return read_frame(conn, stmt)
 
 
 def trials_with_params(
@@ -402,19 +266,38 @@ def trials_with_params(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(trials, long-format params) of the study's completed trials, for importance analysis."""
     t, p = trials_t, params_t
-    trials = _frame(
+    trials = read_frame(
         conn,
         select(t.c.id.label("trial_id"), t.c.number, t.c.model, t.c.success_rate, t.c.n_seeds)
         .where(t.c.study_id == study_id, t.c.state.in_(DONE))
         .order_by(t.c.number),
     )
-    params = _frame(
+    params = read_frame(
         conn,
         select(p.c.trial_id, p.c.name, p.c.value_text, p.c.value_num)
         .select_from(p.join(t, t.c.id == p.c.trial_id))
         .where(t.c.study_id == study_id, t.c.state.in_(DONE)),
     )
     return trials, params
+
+
+def stored_space(
+    conn: Engine | Connection, study_id: int
+) -> tuple[dict[str, dict[str, str]] | None, str | None]:
+    """(the study's stored search space or None, its spec text): `dashboard.importance`'s
+    distributions. None also for a database whose schema predates the column."""
+    s = studies_t
+    cols = [s.c.spec_toml]
+    if _has_column(conn, StudyRow.__tablename__, "space"):
+        cols.append(s.c.space)
+    frame = read_frame(conn, select(*cols).where(s.c.id == study_id))
+    if frame.empty:
+        return None, None
+    row = frame.iloc[0]
+    space = row.get("space")
+    if isinstance(space, str):  # a JSON column read back as text by some drivers
+        space = json.loads(space)
+    return (space if isinstance(space, dict) else None), row["spec_toml"]
 
 
 def _has_column(conn: Engine | Connection, table: str, column: str) -> bool:
@@ -445,13 +328,15 @@ def seeds_of_config(conn: Engine | Connection, study_id: int, config_key: str) -
             sd.c.wall_s,
             sd.c.curve,
             # real-data tasks' per-seed metrics; NULL in a database older than the column
-            sd.c.metrics if _has_column(conn, sd.name, "metrics") else null().label("metrics"),
+            sd.c.metrics
+            if _has_column(conn, SeedRow.__tablename__, "metrics")
+            else null().label("metrics"),
         )
         .select_from(t.join(sd, sd.c.trial_id == t.c.id))
         .where(t.c.study_id == study_id, t.c.config_key == config_key)
         .order_by(sd.c.replicate, t.c.number)
     )
-    return _frame(conn, stmt)
+    return read_frame(conn, stmt)
 
 
 def paper_trials(conn: Engine | Connection) -> pd.DataFrame:
@@ -493,7 +378,7 @@ def paper_trials(conn: Engine | Connection) -> pd.DataFrame:
         .where(s.c.paper_experiment.is_not(None), t.c.state.in_(DONE))
         .order_by(s.c.name, t.c.number)
     )
-    return _frame(conn, stmt)
+    return read_frame(conn, stmt)
 
 
 def optuna_study_names(conn: Engine | Connection) -> list[str]:
@@ -501,4 +386,4 @@ def optuna_study_names(conn: Engine | Connection) -> list[str]:
     from sqlalchemy import column, table
 
     st = table("studies", column("study_name"))
-    return [str(n) for n in _frame(conn, select(st.c.study_name))["study_name"]]
+    return [str(n) for n in read_frame(conn, select(st.c.study_name))["study_name"]]

@@ -36,7 +36,7 @@ QUIET_LOGGERS = (
 for _name in QUIET_LOGGERS:
     logging.getLogger(_name).disabled = True
 
-from dashboard import analysis, charts, data, ui  # noqa: E402
+from dashboard import analysis, charts, data, detail_charts, ui  # noqa: E402
 from dashboard.queries import LR, MODEL  # noqa: E402
 from study.storage import configured_url  # noqa: E402
 
@@ -97,7 +97,7 @@ def build(url: str, name: str) -> tuple[dict[str, go.Figure], dict[str, pd.DataF
         best = top.iloc[0]
         seeds = data.seeds_of_config(url, sid, str(best["config_key"]))
         stem = f"trial-{int(best['number'])}"
-        fig = charts.learning_curves(seeds, str(study.get("reading") or "literal"))
+        fig = detail_charts.learning_curves(seeds, str(study.get("reading") or "literal"))
         what = f"Trial #{int(best['number'])} ({best['model']}, best)"
         fig.update_layout(title=analysis.figure_title(what, study), margin={"t": 100})
         figs[f"{stem}-curves"] = fig
@@ -114,7 +114,7 @@ def build(url: str, name: str) -> tuple[dict[str, go.Figure], dict[str, pd.DataF
         tables["interaction"] = anova
         ok = anova.dropna(subset=["lr_share"]) if "lr_share" in anova else anova.iloc[0:0]
         if not ok.empty:
-            fig = charts.interaction_bars(ok, sizes[0])
+            fig = detail_charts.interaction_bars(ok, sizes[0])
             title = analysis.figure_title(f"Learning rate × {sizes[0]}", study)
             fig.update_layout(title=title, margin={"t": 100})
             figs["interaction"] = fig

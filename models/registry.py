@@ -27,6 +27,9 @@ Resolution rules:
 
 Seed k's weights come from ``rngs[k]`` alone (a fixed draw order), so a seed builds the same net
 whether it is trained alone or in a batch.
+
+Size note: ~410 lines, just over the usual ~400: the sizing rule of every family (the 1997 net,
+three baselines, two successors) is here so that "matched at W weights" means one thing.
 """
 
 from __future__ import annotations

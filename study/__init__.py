@@ -4,8 +4,10 @@ write, and the few read queries the command line prints (the dashboard has its o
 Modules (import them directly; this package imports nothing, so ``study.schema`` stays cheap
 for the dashboard):
 
-* `study.spec`: TOML spec -> frozen, validated ``Spec`` (``SpecError`` names file and field).
-* `study.validate`: the field-by-field checks behind `study.spec.parse_spec`.
+* `study.spec`: the spec's types, a frozen ``Spec`` and its axes (``SpecError`` names file and
+  field).
+* `study.validate`: the field-by-field checks behind `study.specfile.parse_spec`.
+* `study.specfile`: reading a spec (TOML text or file) through those checks.
 * `study.space`: conditional Optuna suggestions, grid enumeration, params -> ``TrialConfig``,
   the seeded sampler and pruner.
 * `study.storage`: SQLite (WAL) and PostgreSQL (pre-ping, small pool) engines, sessions.
@@ -18,5 +20,6 @@ for the dashboard):
 * `study.bounds`: the largest trial's memory estimate against the machine's limit.
 * `study.progress`: the terminal progress bar.
 * `study.queries`: read queries (state counts, success table).
-* `study.cli`: the ``study-launch`` command; `study.launch` its signal-safe entry point.
+* `study.cli`: the ``study-launch`` command; `study.launch` its signal-safe entry point;
+  `study.command` the command line to run again.
 """

@@ -8,7 +8,7 @@ trial, so for each model the largest value of every numeric axis is taken togeth
 combination of the categorical ones (gates, gradient, ...).
 
 Example:
-    >>> from study.spec import parse_spec
+    >>> from study.specfile import parse_spec
     >>> spec = parse_spec('''
     ... name = "x"
     ... task = "adding"

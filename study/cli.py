@@ -30,8 +30,9 @@ from typing import Any, NoReturn
 
 import optuna
 
-from study.launch import PROG, continue_command
-from study.spec import Spec, SpecError, load_spec, parse_spec
+from study.command import PROG, continue_command
+from study.spec import Spec, SpecError
+from study.specfile import load_spec, parse_spec
 from study.storage import (
     StorageError,
     check_reachable,

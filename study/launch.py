@@ -3,20 +3,11 @@ moment, before the heavy imports of `study.cli` (Optuna, SQLAlchemy) have even f
 
 from __future__ import annotations
 
-import re
-import shlex
 import signal
 import sys
-from collections.abc import Sequence
 from typing import Any
 
-PROG = "study-launch"
-_PASSWORD = re.compile(r"(://[^:/@]*:)[^@/]*@")
-
-
-def continue_command(argv: Sequence[str]) -> str:
-    """The command line to run again, as it was given (a password in a URL shown as ***)."""
-    return shlex.join([PROG, *(_PASSWORD.sub(r"\1***@", a) for a in argv)])
+from study.command import PROG, continue_command
 
 
 def _interrupt(_signum: int, _frame: Any) -> None:

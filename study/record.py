@@ -68,8 +68,9 @@ def stored_spec_toml(engine: Engine, name: str) -> str | None:
         return s.scalar(sa.select(StudyRow.spec_toml).where(StudyRow.name == name))
 
 
-def begin_study(engine: Engine, spec: Spec) -> int:
-    """Create or reopen the study row (status running); returns its id."""
+def begin_study(engine: Engine, spec: Spec, space: dict[str, dict[str, str]]) -> int:
+    """Create or reopen the study row (status running) with its search space
+    (`study.space.search_space`); returns its id."""
     with session_scope(engine) as s:
         row = s.scalar(sa.select(StudyRow).where(StudyRow.name == spec.name))
         if row is None:
@@ -90,6 +91,7 @@ def begin_study(engine: Engine, spec: Spec) -> int:
         row.n_planned = n_planned(spec)
         row.seeds, row.models = spec.seeds, list(spec.models)  # a grown study (study.plan)
         row.spec_toml = spec.source  # n_trials may have grown; the rest is identical
+        row.space = space  # a grown grid's widened choices
         s.flush()
         return row.id
 

@@ -4,7 +4,8 @@ Optuna's RDB schema holds studies and trials (params, value = success rate, user
 `optuna.load_study` and `optuna-dashboard` work on our database unchanged. These tables add what
 Optuna has no place for, in a shape the dashboard can aggregate in SQL:
 
-* ``carousel_studies``: one row per study: the spec it was launched from and its status.
+* ``carousel_studies``: one row per study: the spec it was launched from, its search space
+  (the distributions, as Optuna stores them) and its status.
 * ``carousel_trials``: one row per Optuna trial (linked by ``optuna_trial_id``), with the
   aggregate results as real columns (n_seeds, n_solved, ...) so a robustness-map cell is one
   ``GROUP BY``.
@@ -68,6 +69,9 @@ class StudyRow(Base):
     paper_experiment: Mapped[str | None] = mapped_column(String(32), nullable=True)
     """Set for studies run from studies/paper/: which table row they reproduce."""
     spec_toml: Mapped[str] = mapped_column(Text)
+    space: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    """model -> parameter -> the Optuna distribution (JSON) its trials are drawn from
+    (`study.space.search_space`), rewritten when a grid grows; NULL in studies from before."""
     status: Mapped[str] = mapped_column(String(16), default="running")
     """running / done / stopped / failed."""
     n_planned: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

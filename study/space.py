@@ -15,7 +15,7 @@ is never handed out twice (Optuna's GridSampler can duplicate points under paral
 Example:
 
     >>> import optuna
-    >>> from study.spec import parse_spec
+    >>> from study.specfile import parse_spec
     >>> spec = parse_spec('''
     ... name = "x"
     ... task = "adding"
@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from study.model_space import canonical_params
+from study.model_space import canonical, canonical_params
 from study.spec import Axis, Choice, Spec
 from workers.config import LR, NEW_MODEL_FIELDS, ModelSpec, TrialConfig, default_protocol
 
@@ -87,12 +87,52 @@ def suggest(
 def _suggest_one(
     trial: optuna.trial.BaseTrial, name: str, axis: Axis, choices: list[Any] | None = None
 ) -> Any:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    d = distribution(axis, choices)
+    if isinstance(d, CategoricalDistribution):
+        return trial.suggest_categorical(name, d.choices)
+    if isinstance(d, IntDistribution):
+        return trial.suggest_int(name, d.low, d.high, step=d.step, log=d.log)
+    assert isinstance(d, FloatDistribution)
+    return trial.suggest_float(name, d.low, d.high, step=d.step, log=d.log)
+
+
+def distribution(
+    axis: Axis, choices: list[Any] | None = None
+) -> optuna.distributions.BaseDistribution:
+    """The Optuna distribution a trial draws ``axis`` from (``choices``: a grown grid's stored
+    list, `study.plan.widen_choices`)."""
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
     if isinstance(axis, Choice):
-        return trial.suggest_categorical(name, choices or list(axis.values))
+        return CategoricalDistribution(choices or list(axis.values))
     if axis.integer:
         step = int(axis.step) if axis.step is not None else 1
-        return trial.suggest_int(name, int(axis.low), int(axis.high), step=step, log=axis.log)
-    return trial.suggest_float(name, axis.low, axis.high, step=axis.step, log=axis.log)
+        return IntDistribution(int(axis.low), int(axis.high), step=step, log=axis.log)
+    return FloatDistribution(axis.low, axis.high, step=axis.step, log=axis.log)
+
+
+def search_space(
+    spec: Spec, choices: dict[str, list[Any]] | None = None
+) -> dict[str, dict[str, str]]:
+    """What each model's trials are drawn from: model -> stored parameter name (``gru.lr`` ->
+    ``lr``) -> Optuna distribution JSON, ``model`` included. Stored with the study
+    (`study.record.begin_study`) so the dashboard reads the distributions back."""
+    from optuna.distributions import CategoricalDistribution, distribution_to_json
+
+    choices = choices or {}
+    models = list(choices.get("model", list(spec.models)))
+    space: dict[str, dict[str, str]] = {}
+    for m in models:
+        space[m] = {"model": distribution_to_json(CategoricalDistribution(models))}
+        for name, axis in spec.axes_for(m).items():
+            space[m][canonical(name)] = distribution_to_json(distribution(axis, choices.get(name)))
+    return space
 
 
 def grid_points(spec: Spec) -> list[dict[str, Any]]:

@@ -42,9 +42,7 @@ Example (the annotated format; ``studies/demo.toml`` is a complete one)::
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 SAMPLERS = ("grid", "tpe", "random", "qmc")
@@ -180,31 +178,3 @@ class Spec:
     @property
     def lag_param(self) -> str | None:
         return next((n for n in LAG_NAMES if n in self.task_param_names), None)
-
-
-def load_spec(path: str | Path) -> Spec:
-    """Read and validate a spec file; raises SpecError."""
-    file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(file, "SPEC", "file not found") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as e:
-        raise SpecError(file, "SPEC", f"cannot read: {e}") from None
-    return parse_spec(text, file)
-
-
-def parse_spec(text: str, file: str = "<spec>") -> Spec:
-    """Validate TOML text; raises SpecError."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise SpecError(file, "TOML", str(e)) from None
-    from study.validate import Validator
-
-    try:
-        return Validator(file).spec(raw, text)
-    except SpecError:
-        raise
-    except (TypeError, ValueError, AttributeError, KeyError) as e:  # a shape no check foresaw
-        raise SpecError(file, "spec", f"malformed value: {type(e).__name__}: {e}") from None

@@ -28,7 +28,7 @@ PG_ADMIN_URL = os.environ.get(
 def ray_local() -> Iterator[str]:
     import ray
 
-    from study.driver import THREAD_ENV
+    from workers.remote import THREAD_ENV
 
     if not ray.is_initialized():
         ray.init(

@@ -148,7 +148,7 @@ def test_every_service_runs_its_deploy_script() -> None:
 
 
 def test_the_launcher_default_spec_is_valid() -> None:
-    from study.spec import load_spec
+    from study.specfile import load_spec
 
     default = re.search(r"STUDY_SPEC:-([^}]+)}", COMPOSE.read_text())
     assert default is not None and default.group(1) == "studies/demo.toml"

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from workers.kernels import Block
 from workers.tasks.base import SequenceBatch, stack_batches
 
 
@@ -98,37 +99,22 @@ class KernelBackend:
         self.mask_h: np.ndarray = np.ascontiguousarray(lay.mask_h, dtype=dtype)
         self.mask_o: np.ndarray = np.ascontiguousarray(lay.mask_o, dtype=dtype)
         self.cfg = lstm1997.kernel_config(lay, g=model.g, h=model.h, output_fprime=output_fprime)
+        self.nets = lstm1997.Nets(self.Wh, self.Wo, self.mask_h, self.mask_o, self.cfg, per_step)
 
-    def _arrays(self, lb: LaneBatch) -> tuple[np.ndarray, ...]:
+    def _block(self, lb: LaneBatch) -> Block:
         # the kernel reads SequenceBatch's own dtypes (int32 indices, float64 values): no copies
-        return (
-            lb.lane("idx"),
-            lb.lane("val"),
-            lb.lane("lengths"),
-            lb.lane("targets"),
-            lb.lane("target_steps"),
-        )
+        return Block(*(lb.lane(n) for n in Block._fields))
 
     def train_block(self, lb: LaneBatch, n_seq: np.ndarray, lr: float) -> np.ndarray:
-        idx, val, lengths, targets, steps = self._arrays(lb)
-        out: np.ndarray = np.zeros(
-            (lb.K, lb.B, targets.shape[2], targets.shape[3]), dtype=self.dtype
-        )
-        self._kernel.train_block(
-            self.Wh, self.Wo, self.mask_h, self.mask_o, idx, val, lengths, targets, steps,
-            n_seq.astype(np.int64), lr, self.cfg, out, per_step=self.per_step,
-        )  # fmt: skip
+        block = self._block(lb)
+        out: np.ndarray = np.zeros(block.targets.shape, dtype=self.dtype)
+        self._kernel.train_block(self.nets, block, n_seq.astype(np.int64), lr, out)
         return out.astype(np.float64)
 
     def forward(self, lb: LaneBatch, lanes: np.ndarray | None = None) -> np.ndarray:
-        idx, val, lengths, targets, steps = self._arrays(lb)
-        out: np.ndarray = np.zeros(
-            (lb.K, lb.B, targets.shape[2], targets.shape[3]), dtype=self.dtype
-        )
-        self._kernel.forward_block(
-            self.Wh, self.Wo, self.mask_h, self.mask_o, idx, val, lengths, steps,
-            _rows(lb, lanes), self.cfg, out,
-        )  # fmt: skip
+        block = self._block(lb)
+        out: np.ndarray = np.zeros(block.targets.shape, dtype=self.dtype)
+        self._kernel.forward_block(self.nets, block, _rows(lb, lanes), out)
         return out.astype(np.float64)
 
     def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
@@ -158,9 +144,10 @@ class BaselineKernelBackend:
             n: np.ascontiguousarray(a, dtype=dtype) for n, a in model.weights().items()
         }
         self.dtype = dtype
+        self.nets = baselines.Nets(kind, self.params)
 
-    def _arrays(self, lb: LaneBatch) -> tuple[np.ndarray, ...]:
-        return (
+    def _block(self, lb: LaneBatch) -> Block:
+        return Block(
             lb.lane("idx").astype(np.int32),
             lb.lane("val").astype(self.dtype),
             lb.lane("lengths").astype(np.int32),
@@ -169,19 +156,15 @@ class BaselineKernelBackend:
         )
 
     def train_block(self, lb: LaneBatch, n_seq: np.ndarray, lr: float) -> np.ndarray:
-        idx, val, lengths, targets, steps = self._arrays(lb)
-        out: np.ndarray = np.zeros(targets.shape, dtype=self.dtype)
-        self._kb.train_block(
-            self.kind, self.params, idx, val, lengths, targets, steps,
-            n_seq.astype(np.int64), lr, out,
-        )  # fmt: skip
+        block = self._block(lb)
+        out: np.ndarray = np.zeros(block.targets.shape, dtype=self.dtype)
+        self._kb.train_block(self.nets, block, n_seq.astype(np.int64), lr, out)
         return out.astype(np.float64)
 
     def forward(self, lb: LaneBatch, lanes: np.ndarray | None = None) -> np.ndarray:
-        idx, val, lengths, targets, steps = self._arrays(lb)
-        out: np.ndarray = np.zeros(targets.shape, dtype=self.dtype)
-        rows = _rows(lb, lanes)
-        self._kb.forward_block(self.kind, self.params, idx, val, lengths, steps, rows, out)
+        block = self._block(lb)
+        out: np.ndarray = np.zeros(block.targets.shape, dtype=self.dtype)
+        self._kb.forward_block(self.nets, block, _rows(lb, lanes), out)
         return out.astype(np.float64)
 
     def snapshot(self) -> dict[str, np.ndarray]:

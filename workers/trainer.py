@@ -20,12 +20,12 @@ final test the test split, the same recordings for every seed; the task's ``metr
 accuracy, macro-F1, confusion matrix) land in each ``SeedResult``. With ``output = "softmax"``
 the loss is cross-entropy, which only the torch backend computes (`choose_backend`).
 
-Data generation overlaps training: the next block is drawn in a background thread while the
-compiled kernel (which releases the GIL) trains the current one; every lane still sees exactly
-its own stream's sequences.
+Data generation overlaps training: the next block is drawn and stacked (padded into the
+kernel's arrays) in a background thread while the compiled kernel (which releases the GIL)
+trains the current one; every lane still sees exactly its own stream's sequences.
 
 No Ray, Optuna or SQL here: Ray, the tests and the command line all call `train`. (Size note:
-~430 lines, over the usual ~400: `train` is the one pure function of the protocol, blocks,
+~530 lines, over the usual ~400: `train` is the one pure function of the protocol, blocks,
 stopping readings and replays in one place; the evaluation helpers below serve only it.)
 """
 
@@ -215,22 +215,25 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
     test_based = rule.kind in TEST_BASED
 
     # Every lane draws B sequences from its own stream per block it is active, so its data never
-    # depends on the other lanes. The next block is drawn in a background thread while the kernel
-    # (which releases the GIL) trains this one, for every lane active now: the lanes active next
-    # are a subset, and a lane that stops leaves its unused draw behind (its data stream is not
-    # read again), so every lane sees exactly the sequences it saw without the overlap.
+    # depends on the other lanes. The next block is drawn and stacked (padded into the kernel's
+    # arrays) in a background thread while the kernel (which releases the GIL) trains this one,
+    # for every lane active now: the lanes active next are a subset, and a lane that stops leaves
+    # its unused draw behind (its data stream is not read again, its rows are frozen by n_seq =
+    # 0), so every lane sees exactly the sequences it saw without the overlap.
     prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="carousel-data")
-    ahead: Future[dict[int, SequenceBatch]] | None = None
+    ahead: Future[LaneBatch] | None = None
     try:
         while not done.all():
             t_block = time.perf_counter()
             n_seq = np.where(done, 0, np.minimum(B, budget - trained))
             active = np.flatnonzero(n_seq > 0)
             lanes = [int(k) for k in active]
-            drawn = ahead.result() if ahead is not None else _draw(task, data_rngs, lanes, B, pairs)
-            ahead = prefetch.submit(_draw, task, data_rngs, lanes, B, pairs)
-            filler = drawn[lanes[0]]  # frozen lanes get a copy as filler (n_seq = 0)
-            lb = LaneBatch.stack([drawn.get(k, filler) for k in range(K)])
+            lb = (
+                ahead.result()
+                if ahead is not None
+                else _draw_block(task, data_rngs, lanes, B, pairs, K)
+            )
+            ahead = prefetch.submit(_draw_block, task, data_rngs, lanes, B, pairs, K)
             state = backend.snapshot()
             out = backend.train_block(lb, n_seq, lr)
             flat_out = out.reshape(K * B, *out.shape[2:])
@@ -353,6 +356,16 @@ def _draw(
     if pairs is None:
         return {k: task.sample(rngs[k], n) for k in lanes}
     return {k: pairs[k][0].take(rngs[k].integers(0, pairs[k][0].n, n)) for k in lanes}
+
+
+def _draw_block(
+    task: Task, rngs: list[np.random.Generator], lanes: list[int], n: int, pairs: Pairs, K: int
+) -> LaneBatch:
+    """`_draw` for the given lanes, stacked for all K lanes as the backends read them; a lane
+    not drawn carries a copy of a drawn one as filler (it trains on none of it: n_seq = 0)."""
+    drawn = _draw(task, rngs, lanes, n, pairs)
+    filler = drawn[lanes[0]]
+    return LaneBatch.stack([drawn.get(k, filler) for k in range(K)])
 
 
 def _evaluate(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import analysis, charts, data, ui
+from dashboard import analysis, data, detail_charts, ui
 
 cur = ui.current()
 st.title("Paper comparison")
@@ -37,7 +37,7 @@ st.caption(
     "trials for that row (blank where the paper has no such row or gives no number)."
 )
 ui.figure(
-    charts.paper_bars(cmp),
+    detail_charts.paper_bars(cmp),
     "paper-comparison",
     key="paper_figure",
     title="Paper comparison: ours beside Hochreiter & Schmidhuber (1997)<br><sup>"

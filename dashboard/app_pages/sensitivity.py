@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import analysis, charts, data, ui
+from dashboard import analysis, data, detail_charts, importance, ui
 from dashboard.queries import LR, MODEL
 
 MIN_TRIALS = 4
@@ -37,7 +37,7 @@ if n_done < MIN_TRIALS:
 swept = analysis.swept(values)
 
 st.header("Hyperparameter importance for success")
-evaluators = analysis.available_evaluators()
+evaluators = importance.available_evaluators()
 c1, c2, c3 = st.columns(3)
 evaluator = c1.selectbox(
     "evaluator",
@@ -70,7 +70,11 @@ def importances(
     url: str, study_id: int, evaluator: str, quantile: float, by_model: bool
 ) -> tuple[pd.DataFrame, list[str]]:
     trials, params = data.trials_with_params(url, study_id)
-    return analysis.param_importances(trials, params, evaluator, quantile, by_model)
+    try:
+        space = importance.space_of(*data.stored_space(url, study_id))
+    except ValueError as e:
+        return pd.DataFrame(columns=["scope", "param", "importance", "n_trials"]), [str(e)]
+    return importance.param_importances(trials, params, space, evaluator, quantile, by_model)
 
 
 def render() -> None:
@@ -89,7 +93,7 @@ def render() -> None:
         ranked = imp[imp.groupby("scope")["param"].transform("count") > 1]
         if not ranked.empty:
             ui.figure(
-                charts.importance_bars(ranked),
+                detail_charts.importance_bars(ranked),
                 f"{cur.name}-importance",
                 key="imp_figure",
                 title=analysis.figure_title("Importance for success", cur.study),
@@ -128,7 +132,7 @@ def render() -> None:
         return
     task_names = data.task_param_names(cur.study.get("spec_toml"))
     task_names.add(str(cur.study.get("lag_param") or ""))
-    size_names = ("blocks", "cells_per_block", "hidden", "match_weights")
+    size_names: tuple[str, ...] = ("blocks", "cells_per_block", "hidden", "match_weights")
     size_names += ("channels", "levels", "width", "layers")  # TCN, Transformer
     sizes: list[str] = [n for n in size_names if n in numeric]
     # the task's parameters (its lag) describe the problem, not the net: never a "size"
@@ -161,7 +165,7 @@ def render() -> None:
     )
     ok = anova.dropna(subset=["lr_share"])
     ui.figure(
-        charts.interaction_bars(ok, size),
+        detail_charts.interaction_bars(ok, size),
         f"{cur.name}-interaction",
         key="anova_figure",
         title=analysis.figure_title(f"Learning rate × {size}", cur.study),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import analysis, charts, data, stats, ui
+from dashboard import analysis, data, detail_charts, stats, ui
 
 cur = ui.current()
 st.title("Trial detail")
@@ -93,7 +93,9 @@ def classification(seeds: pd.DataFrame) -> None:
     table, n = confusion_table(seeds, replicate)
     title = f"test split, {'summed over ' + str(n) + ' seeds' if replicate is None else pick}"
     ui.figure(
-        charts.confusion_matrix(table, title), f"{cur.name}-trial{number}-confusion", key="conf"
+        detail_charts.confusion_matrix(table, title),
+        f"{cur.name}-trial{number}-confusion",
+        key="conf",
     )
     ui.table(table.reset_index(), f"{cur.name}-trial{number}-confusion", key="confusion_table")
 
@@ -161,7 +163,7 @@ def render() -> None:
                 )
             reading = str(cur.study.get("reading") or "literal")
             ui.figure(
-                charts.learning_curves(seeds, reading),
+                detail_charts.learning_curves(seeds, reading),
                 f"{cur.name}-trial{number}-curves",
                 key="curves",
                 title=analysis.figure_title(f"Trial #{number} ({t['model']})", cur.study),

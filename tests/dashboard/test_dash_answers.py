@@ -18,7 +18,7 @@ import pytest
 from dash_helpers import StudyDb, db_rows, launch, plotly_array
 from test_dash_pages import frame_with, open_page, text_of
 
-from dashboard import analysis, charts, stats
+from dashboard import analysis, detail_charts, stats
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
@@ -255,7 +255,7 @@ def test_trial_detail_colours_markers_and_axis(
 
 def test_seed_colours_are_distinct_for_many_seeds() -> None:
     for n in (8, 24, 40):
-        assert len(set(charts.seed_colours(n))) == n
+        assert len(set(detail_charts.seed_colours(n))) == n
 
 
 # -- studies and paper comparison --------------------------------------------------------------

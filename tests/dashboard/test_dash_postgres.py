@@ -97,8 +97,10 @@ def test_dashboard_queries_stay_cheap_on_an_analysed_2000_trial_study(
                 assert c.exec_driver_sql("SHOW jit").scalar_one() == "off"
             eng.dispose()
         stmts: list[object] = []
-        frame = queries._frame
-        monkeypatch.setattr(queries, "_frame", lambda conn, s: (stmts.append(s), frame(conn, s))[1])
+        frame = queries.read_frame
+        monkeypatch.setattr(
+            queries, "read_frame", lambda conn, s: (stmts.append(s), frame(conn, s))[1]
+        )
         queries.studies(admin)
         queries.best_trials(admin)
         queries.param_values(admin, 1)

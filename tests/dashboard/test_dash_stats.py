@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from dash_helpers import StudyDb, db_rows
 
-from dashboard import analysis, queries, stats
+from dashboard import analysis, map_queries, queries, stats
 from dashboard.data import make_readonly_engine
 
 
@@ -101,8 +101,8 @@ def test_sql_cells_and_medians_match_python(study_db: StudyDb) -> None:
     try:
         sid = int(queries.studies(engine).set_index("name").loc["dash-map", "id"])
         dims = (("model", ()), ("p", ()))
-        cells = queries.aggregate(engine, sid, dims)
-        medians = queries.cell_medians(engine, sid, dims)
+        cells = map_queries.aggregate(engine, sid, dims)
+        medians = map_queries.cell_medians(engine, sid, dims)
     finally:
         engine.dispose()
     want_counts: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
@@ -127,7 +127,7 @@ def test_sql_binned_dimension(study_db: StudyDb) -> None:
     engine = make_readonly_engine(study_db.url)
     try:
         sid = int(queries.studies(engine).set_index("name").loc["dash-map", "id"])
-        cells = queries.aggregate(engine, sid, (("lr", (0.05, 0.5, 5.0)),))
+        cells = map_queries.aggregate(engine, sid, (("lr", (0.05, 0.5, 5.0)),))
     finally:
         engine.dispose()
     # bin 0 = [0.05, 0.5) holds lr = 0.1, bin 1 = [0.5, 5] holds lr = 1.0: 6 trials each

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from stack_helpers import ROOT, free_port
 
+from workers.remote import THREAD_ENV
+
 DEPLOY = ROOT / "deploy"
 OBJECT_STORE = "--object-store-memory=100000000"  # 100 MB a node: tiny trials, many nodes
 
@@ -55,8 +57,7 @@ class LocalStack:
             RAY_AUTH_MODE="disabled",  # a token in ~/.ray must not decide per node
             RAY_HEAD=f"127.0.0.1:{self.gcs_port}",
             WAIT_TIMEOUT="120",
-            OMP_NUM_THREADS="1",
-            NUMBA_NUM_THREADS="1",
+            **THREAD_ENV,
         )
         self.env.pop("RAY_ADDRESS", None)
 

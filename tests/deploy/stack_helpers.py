@@ -16,7 +16,7 @@ from optuna.trial import TrialState
 
 from study.schema import StudyRow, TrialRow
 from study.space import grid_points
-from study.spec import load_spec
+from study.specfile import load_spec
 from study.storage import make_engine, session_scope
 
 ROOT = Path(__file__).resolve().parents[2]

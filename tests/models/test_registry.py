@@ -268,7 +268,7 @@ def test_parsing_a_spec_imports_no_torch() -> None:
 
     code = (
         "import sys, glob\n"
-        "from study.spec import load_spec\n"
+        "from study.specfile import load_spec\n"
         "for p in sorted(glob.glob('studies/**/*.toml', recursive=True)):\n"
         "    load_spec(p)\n"
         "heavy = [m for m in ('torch', 'numba', 'ray', 'optuna') if m in sys.modules]\n"

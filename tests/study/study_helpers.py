@@ -15,7 +15,7 @@ from optuna.trial import TrialState
 
 from study.schema import ParamRow, SeedRow, StudyRow, TrialRow
 from study.space import config_for, grid_points
-from study.spec import load_spec
+from study.specfile import load_spec
 from study.storage import make_engine, session_scope
 
 TINY = """\

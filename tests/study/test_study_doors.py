@@ -18,7 +18,8 @@ from study_helpers import TINY, tiny_spec
 
 from study import cli
 from study.bounds import check_memory
-from study.spec import SpecError, parse_spec
+from study.spec import SpecError
+from study.specfile import parse_spec
 
 EXE = str(Path(sys.executable).parent / "study-launch")
 BASE = TINY.format(

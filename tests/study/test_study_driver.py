@@ -18,9 +18,9 @@ from study_helpers import (
     tiny_spec,
 )
 
-from study.driver import run_study
+from study.driver import Driver
 from study.queries import format_table, state_counts, success_table
-from study.spec import load_spec
+from study.specfile import load_spec
 from study.storage import make_engine
 
 pytestmark = pytest.mark.usefixtures("ray_local")
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.usefixtures("ray_local")
 
 def test_grid_study_every_point_complete_exactly_once(storage_url: str, tmp_path: Path) -> None:
     path = tiny_spec(tmp_path)
-    out = run_study(load_spec(path), storage_url, live=False)
+    out = Driver(load_spec(path), storage_url, live=False).run()
     assert (out.status, out.completed, out.failed) == ("done", 6, 0)
     assert_every_point_complete_once(storage_url, "tiny", path)
     assert len(optuna_trials(storage_url, "tiny")) == 6
@@ -37,7 +37,7 @@ def test_grid_study_every_point_complete_exactly_once(storage_url: str, tmp_path
     assert study.direction == optuna.study.StudyDirection.MAXIMIZE
     assert all(0.0 <= t.value <= 1.0 for t in study.trials)  # type: ignore[operator]
     # re-running the same spec finds nothing left to do and redoes nothing
-    again = run_study(load_spec(path), storage_url, live=False)
+    again = Driver(load_spec(path), storage_url, live=False).run()
     assert (again.status, again.completed) == ("done", 0)
     assert len(optuna_trials(storage_url, "tiny")) == 6
     engine = make_engine(storage_url, read_only=True)
@@ -76,7 +76,7 @@ def test_dashboard_reader_never_blocks_the_sqlite_study(tmp_path: Path) -> None:
     reader = threading.Thread(target=read_loop)
     reader.start()
     try:
-        out = run_study(load_spec(path), url, live=False)
+        out = Driver(load_spec(path), url, live=False).run()
     finally:
         stop.set()
         reader.join(30)
@@ -106,7 +106,7 @@ def test_failing_tasks_are_recorded_and_the_study_goes_on(tmp_path: Path) -> Non
             os._exit(1)  # the worker dies once: Ray's retry saves the trial
         return run_trial(config)
 
-    out = run_study(load_spec(path), url, live=False, task_fn=faulty, max_retries=1)
+    out = Driver(load_spec(path), url, live=False, task_fn=faulty, max_retries=1).run()
     assert (out.status, out.completed, out.failed) == ("done", 4, 2)
     assert marker.exists()
     failed = [t for t in optuna_trials(url, "tiny") if t.state == TrialState.FAIL]
@@ -117,7 +117,7 @@ def test_failing_tasks_are_recorded_and_the_study_goes_on(tmp_path: Path) -> Non
     rows = [r["row"] for r in our_trials(url, "tiny") if r["row"]["state"] == "FAIL"]
     assert len(rows) == 2 and all(r["error"] for r in rows)
     # the next launch (with a healthy worker) runs exactly the failed points
-    again = run_study(load_spec(path), url, live=False)
+    again = Driver(load_spec(path), url, live=False).run()
     assert (again.completed, again.failed) == (2, 0)
     assert_every_point_complete_once(url, "tiny", path)
 
@@ -127,10 +127,10 @@ def test_search_sampler_runs_n_trials_and_can_be_extended(storage_url: str, tmp_
         tmp_path, name="search", lrs="{low = 0.5, high = 8.0, log = true}", sampler="tpe",
         top=TOP + "\nn_trials = 3",
     )  # fmt: skip
-    out = run_study(load_spec(path), storage_url, live=False)
+    out = Driver(load_spec(path), storage_url, live=False).run()
     assert (out.completed, out.failed) == (3, 0)
     path.write_text(path.read_text().replace("n_trials = 3", "n_trials = 5"))
-    out = run_study(load_spec(path), storage_url, live=False)
+    out = Driver(load_spec(path), storage_url, live=False).run()
     assert out.completed == 2
     trials = optuna_trials(storage_url, "search")
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 5
@@ -142,7 +142,7 @@ def test_seed_staged_pruning(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/carousel.db"
     prune_all = '[pruning]\npruner = "threshold"\nstage_seeds = 2\nmin_success = 1.0\n'
     path = tiny_spec(tmp_path, name="pruned", extra=prune_all)
-    out = run_study(load_spec(path), url, live=False)
+    out = Driver(load_spec(path), url, live=False).run()
     assert out.pruned + out.completed == 6 and out.failed == 0
     for r in our_trials(url, "pruned"):
         n = len(r["seeds"])
@@ -163,7 +163,7 @@ def test_optuna_dashboard_reads_our_database_unchanged(storage_url: str, tmp_pat
     from optuna_dashboard import wsgi
 
     path = tiny_spec(tmp_path)
-    run_study(load_spec(path), storage_url, live=False)
+    Driver(load_spec(path), storage_url, live=False).run()
     app = wsgi(optuna.storages.RDBStorage(storage_url))
 
     def get(route: str) -> Any:
@@ -223,7 +223,7 @@ def test_a_lock_while_storing_parameters_is_waited_out(
 
     monkeypatch.setattr(optuna.storages.RDBStorage, "_set_trial_param", _set_trial_param)
     path = tiny_spec(tmp_path)
-    out = run_study(load_spec(path), url, live=False)
+    out = Driver(load_spec(path), url, live=False).run()
     assert (out.status, out.completed, out.failed) == ("done", 6, 0)
     assert calls > 6
     assert_every_point_complete_once(url, "tiny", path)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from study_helpers import tiny_spec
 
 from study import cli, plan
-from study.spec import load_spec, parse_spec
+from study.specfile import load_spec, parse_spec
 from study.storage import make_engine
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,8 @@ import pytest
 
 from study.model_space import canonical_params
 from study.space import config_for, grid_points, n_grid_points
-from study.spec import Choice, SpecError, load_spec, parse_spec
+from study.spec import Choice, SpecError
+from study.specfile import load_spec, parse_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,7 +13,8 @@ from study import cli
 from study.columns import add_missing_columns
 from study.record import ensure_schema
 from study.schema import Base
-from study.spec import Choice, load_spec
+from study.spec import Choice
+from study.specfile import load_spec
 from study.storage import make_engine
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -23,9 +23,10 @@ from study_helpers import (
 )
 
 from study import cli
-from study.driver import run_study
+from study.driver import Driver
 from study.schema import StudyRow
-from study.spec import load_spec
+from study.space import search_space
+from study.specfile import load_spec
 from study.storage import make_engine, session_scope
 
 LRS = "[1.0, 2.0, 4.0, 8.0]"  # 4 lr x 2 blocks + 4 lr = 12 points
@@ -70,7 +71,7 @@ def test_sigkill_mid_study_then_resume(storage_url: str, tmp_path: Path, ray_loc
     assert len(before) >= 2
     assert [t for t in optuna_trials(storage_url, "killed") if t.state == TrialState.RUNNING]
 
-    out = run_study(load_spec(path), storage_url, live=False)
+    out = Driver(load_spec(path), storage_url, live=False).run()
     assert out.reaped + out.repaired >= 1 and out.failed == 0
     assert_every_point_complete_once(storage_url, "killed", path)
     after = snapshot(storage_url, "killed")
@@ -119,7 +120,7 @@ def test_same_spec_twice_gives_the_same_per_seed_results(tmp_path: Path) -> None
         folder.mkdir()
         path = tiny_spec(folder, name="twice", extra=extra)
         url = f"sqlite:///{tmp_path}/{run}.db"
-        run_study(load_spec(path), url, live=False, max_in_flight=cap)
+        Driver(load_spec(path), url, live=False, max_in_flight=cap).run()
         results.append(
             {
                 r["row"]["config_key"]: [
@@ -161,7 +162,7 @@ def test_result_committed_before_a_kill_is_finished_not_recomputed(
     study = optuna.create_study(
         study_name="window", storage=optuna_storage(url), direction="maximize"
     )
-    study_id = record.begin_study(engine, spec)
+    study_id = record.begin_study(engine, spec, search_space(spec))
     point = grid_points(spec)[-1]
     study.enqueue_trial(point)
     trial = study.ask()
@@ -174,7 +175,7 @@ def test_result_committed_before_a_kill_is_finished_not_recomputed(
     engine.dispose()
     assert study.trials[0].state == TrialState.RUNNING
 
-    out = run_study(spec, url, live=False)
+    out = Driver(spec, url, live=False).run()
     assert (out.repaired, out.reaped, out.completed) == (1, 0, 5)
     assert_every_point_complete_once(url, "window", tiny_spec(tmp_path, name="window"))
     t0 = optuna_trials(url, "window")[0]
@@ -195,7 +196,7 @@ def test_point_enqueued_by_a_killed_driver_is_not_run_twice(tmp_path: Path) -> N
         study_name="queued", storage=optuna_storage(url), direction="maximize"
     )
     study.enqueue_trial(grid_points(spec)[0])
-    out = run_study(spec, url, live=False)
+    out = Driver(spec, url, live=False).run()
     assert (out.reaped, out.completed) == (1, 6)
     assert_every_point_complete_once(url, "queued", path)
     stale = [t for t in optuna_trials(url, "queued") if t.state == TrialState.FAIL]

@@ -13,8 +13,8 @@ import pytest
 from optuna.trial import TrialState
 from study_helpers import TOP, optuna_trials, our_trials, tiny_spec
 
-from study.driver import run_study
-from study.spec import load_spec
+from study.driver import Driver
+from study.specfile import load_spec
 
 pytestmark = pytest.mark.usefixtures("ray_local")
 
@@ -25,9 +25,9 @@ def test_a_continued_search_proposes_only_new_configurations(sampler: str, tmp_p
     # 3 lr x 2 blocks + 3 lr = 9 distinct configurations
     path = tiny_spec(tmp_path, name="s", lrs="[1.0, 2.0, 4.0]", sampler=sampler,
                      top=TOP + "\nn_trials = 2", max_sequences=2000)  # fmt: skip
-    assert run_study(load_spec(path), url, live=False).completed == 2
+    assert Driver(load_spec(path), url, live=False).run().completed == 2
     path.write_text(path.read_text().replace("n_trials = 2", "n_trials = 7"))
-    out = run_study(load_spec(path), url, live=False)  # a new driver: a fresh sampler object
+    out = Driver(load_spec(path), url, live=False).run()  # a new driver: a fresh sampler object
     assert out.completed == 5
     rows = [r["row"] for r in our_trials(url, "s")]
     keys = [r["config_key"] for r in rows if r["state"] == "COMPLETE"]
@@ -51,7 +51,7 @@ def test_n_trials_up_to_the_whole_discrete_space_finds_every_configuration(
     url = f"sqlite:///{tmp_path}/carousel.db"
     path = tiny_spec(tmp_path, name="all", lrs="[1.0, 2.0]", sampler="random",
                      top=TOP + "\nn_trials = 6", max_sequences=2000)  # fmt: skip
-    out = run_study(load_spec(path), url, live=False)
+    out = Driver(load_spec(path), url, live=False).run()
     assert out.completed == 6
     keys = {r["row"]["config_key"] for r in our_trials(url, "all")}
     assert len(keys) == 6

@@ -6,7 +6,7 @@ import optuna
 import pytest
 
 from study.space import config_for, grid_points, make_sampler, n_grid_points, suggest
-from study.spec import parse_spec
+from study.specfile import parse_spec
 
 SPEC = """
 name = "space"

@@ -11,7 +11,9 @@ import pytest
 from study_helpers import TINY, tiny_spec
 
 from study import cli, record
-from study.spec import Choice, Range, SpecError, load_spec, parse_spec
+from study.space import search_space
+from study.spec import Choice, Range, SpecError
+from study.specfile import load_spec, parse_spec
 from study.storage import make_engine
 
 BASE = TINY.format(
@@ -70,7 +72,8 @@ def existing_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     path = folder / "existing.db"
     engine = make_engine(f"sqlite:///{path}")
     record.ensure_schema(engine)
-    record.begin_study(engine, load_spec(tiny_spec(folder, name="bad")))
+    spec = load_spec(tiny_spec(folder, name="bad"))
+    record.begin_study(engine, spec, search_space(spec))
     engine.dispose()
     return f"sqlite:///{path}", path
 

@@ -10,7 +10,8 @@ from study_helpers import tiny_spec
 
 from study import record
 from study.schema import SeedRow, StudyRow
-from study.spec import load_spec
+from study.space import search_space
+from study.specfile import load_spec
 from study.storage import make_engine, session_scope
 
 
@@ -26,7 +27,7 @@ def test_a_budget_beyond_32_bits_is_stored(storage_url: str, tmp_path: Path) -> 
         record.ensure_schema(engine)  # widens them again
         types = {c["name"]: c["type"] for c in sa.inspect(engine).get_columns("carousel_seeds")}
         assert isinstance(types["sequences_trained"], sa.BigInteger)
-    study_id = record.begin_study(engine, spec)
+    study_id = record.begin_study(engine, spec, search_space(spec))
     with session_scope(engine) as s:
         assert s.get_one(StudyRow, study_id).max_sequences == 3_000_000_000
     assert isinstance(SeedRow.__table__.c.seq_literal.type, sa.BigInteger)

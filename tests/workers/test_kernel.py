@@ -16,7 +16,8 @@ import torch
 
 from models.layout import Lstm1997Layout, init_weights
 from models.lstm1997 import Lstm1997, output_loss, train_per_step
-from workers.kernels.lstm1997 import forward_block, kernel_config, train_block
+from workers.kernels import Block
+from workers.kernels.lstm1997 import Nets, forward_block, kernel_config, train_block
 
 Data = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
@@ -121,8 +122,8 @@ def run_kernel(
     Wh_k: np.ndarray = Wh.astype(dtype)
     Wo_k: np.ndarray = Wo.astype(dtype)
     out_y = np.full((*steps.shape, lay.n_outputs), -7.0, dtype=dtype)
-    train_block(Wh_k, Wo_k, lay.mask_h, lay.mask_o, idx, val, lengths, targets, steps, n_seq, lr,
-                cfg, out_y, per_step=per_step)  # fmt: skip
+    nets = Nets(Wh_k, Wo_k, lay.mask_h, lay.mask_o, cfg, per_step)
+    train_block(nets, Block(idx, val, lengths, targets, steps), n_seq, lr, out_y)
     return Wh_k, Wo_k, out_y
 
 
@@ -263,9 +264,8 @@ def test_forward_block_matches_torch(mode: str) -> None:
     _, _, y_t = torch_oracle(lay, ("g2", "h1"), Wh, Wo, data, n_seq, 0.0, train=False)
     Wh_c, Wo_c = Wh.copy(), Wo.copy()
     out_y = np.zeros_like(y_t)
-    idx, val, lengths, _, steps = data
     cfg = kernel_config(lay, inputs=mode)
-    forward_block(Wh_c, Wo_c, lay.mask_h, lay.mask_o, idx, val, lengths, steps, n_seq, cfg, out_y)
+    forward_block(Nets(Wh_c, Wo_c, lay.mask_h, lay.mask_o, cfg), Block(*data), n_seq, out_y)
     np.testing.assert_allclose(out_y, y_t, rtol=1e-12, atol=1e-15)
     assert np.array_equal(Wh_c, Wh) and np.array_equal(Wo_c, Wo)
 
@@ -306,8 +306,11 @@ def test_rejects_what_it_cannot_do() -> None:
     Wh, Wo = make_weights(ADDING, 1, seed=0)
     idx, val, lengths, targets, steps = make_data(ADDING, 1, 1, 5, 2, "end", seed=0)
     out_y = np.zeros((1, 1, 1, 1))
-    args = (lengths, targets, steps, np.ones(1, np.int64), 0.1, kernel_config(ADDING), out_y)
+    cfg = kernel_config(ADDING)
+    args = (np.ones(1, np.int64), 0.1, out_y)
     with pytest.raises(ValueError, match="input indices"):
-        train_block(Wh, Wo, ADDING.mask_h, ADDING.mask_o, idx + 2, val, *args)
+        nets = Nets(Wh, Wo, ADDING.mask_h, ADDING.mask_o, cfg)
+        train_block(nets, Block(idx + 2, val, lengths, targets, steps), *args)
     with pytest.raises(TypeError, match="float32 or float64"):
-        train_block(Wh.astype(np.float16), Wo, ADDING.mask_h, ADDING.mask_o, idx, val, *args)
+        nets = Nets(Wh.astype(np.float16), Wo, ADDING.mask_h, ADDING.mask_o, cfg)
+        train_block(nets, Block(idx, val, lengths, targets, steps), *args)

@@ -13,6 +13,7 @@ import torch
 
 from models.baselines import BASELINES, PARAM_NAMES, init_baseline
 from workers.backends import LaneBatch, TorchBackend
+from workers.kernels import Block
 from workers.kernels import baselines as kb
 from workers.tasks.base import SequenceBatch
 
@@ -50,8 +51,8 @@ def _lane_batch(rng: np.random.Generator, K: int, B: int, T: int, slots: str) ->
     return LaneBatch.stack([_batch(rng, B, T, slots) for _ in range(K)])
 
 
-def _kernel_args(lb: LaneBatch, dtype: type = np.float64) -> tuple[np.ndarray, ...]:
-    return (
+def _kernel_args(lb: LaneBatch, dtype: type = np.float64) -> Block:
+    return Block(
         lb.lane("idx"),
         lb.lane("val").astype(dtype),
         lb.lane("lengths"),
@@ -74,9 +75,9 @@ def _kernel_train(
     kind: str, params: dict, lb: LaneBatch, n_seq: np.ndarray, lr: float, inputs: str = "auto"
 ) -> tuple[dict, np.ndarray]:
     p = {n: a.copy() for n, a in params.items()}
-    idx, val, lengths, targets, steps = _kernel_args(lb)
-    out = np.zeros_like(targets)
-    kb.train_block(kind, p, idx, val, lengths, targets, steps, n_seq, lr, out, inputs=inputs)
+    block = _kernel_args(lb)
+    out = np.zeros_like(block.targets)
+    kb.train_block(kb.Nets(kind, p, inputs), block, n_seq, lr, out)
     return p, out
 
 
@@ -139,9 +140,9 @@ def test_forward_block_matches_torch_forward(kind: str) -> None:
     params = _params(kind, 5, [4, 5, 6])
     before = {n: a.copy() for n, a in params.items()}
     lb = _lane_batch(rng, 3, 6, 10, "multi")
-    idx, val, lengths, _, steps = _kernel_args(lb)
-    out = np.zeros((3, 6, steps.shape[2], O))
-    kb.forward_block(kind, params, idx, val, lengths, steps, np.full(3, 6), out)
+    block = _kernel_args(lb)
+    out = np.zeros((3, 6, block.target_steps.shape[2], O))
+    kb.forward_block(kb.Nets(kind, params), block, np.full(3, 6), out)
     net = BASELINES[kind](I, O, 5, K=3)
     net.load(params)
     ref = TorchBackend(net).forward(lb)
@@ -158,9 +159,9 @@ def test_float32_tracks_float64(kind: str) -> None:
     n_seq = np.array([6, 6])
     w64, out64 = _kernel_train(kind, params, lb, n_seq, 0.3)
     p32 = {n: a.astype(np.float32) for n, a in params.items()}
-    idx, val, lengths, targets, steps = _kernel_args(lb, np.float32)
-    out32 = np.zeros_like(targets)
-    kb.train_block(kind, p32, idx, val, lengths, targets, steps, n_seq, 0.3, out32)
+    block = _kernel_args(lb, np.float32)
+    out32 = np.zeros_like(block.targets)
+    kb.train_block(kb.Nets(kind, p32), block, n_seq, 0.3, out32)
     for n in PARAM_NAMES:
         assert p32[n].dtype == np.float32
         np.testing.assert_allclose(p32[n], w64[n], rtol=1e-4, atol=1e-5, err_msg=n)
@@ -171,18 +172,17 @@ def test_validation() -> None:
     rng = np.random.default_rng(5)
     params = _params("gru", 3, [1])
     lb = _lane_batch(rng, 1, 2, 4, "end")
-    idx, val, lengths, targets, steps = _kernel_args(lb)
-    out = np.zeros_like(targets)
-    args = (idx, val, lengths, targets, steps, np.array([2]), 0.1, out)
+    block = _kernel_args(lb)
+    args = (np.array([2]), 0.1, np.zeros_like(block.targets))
     with pytest.raises(ValueError, match="unknown baseline"):
-        kb.train_block("rnn", params, *args)
+        kb.train_block(kb.Nets("rnn", params), block, *args)
     with pytest.raises(ValueError, match="W_ih has"):
-        kb.train_block("elman", params, *args)  # a GRU's weights are 3 blocks
+        kb.train_block(kb.Nets("elman", params), block, *args)  # a GRU's weights are 3 blocks
     bad = dict(params, b_o=params["b_o"].astype(np.float32))
     with pytest.raises(TypeError, match="b_o"):
-        kb.train_block("gru", bad, *args)
+        kb.train_block(kb.Nets("gru", bad), block, *args)
     with pytest.raises(ValueError, match="input indices"):
-        kb.train_block("gru", params, idx + I, *args[1:])
+        kb.train_block(kb.Nets("gru", params), block._replace(idx=block.idx + I), *args)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -203,19 +203,10 @@ def _speed_table(hidden: dict[str, int]) -> None:  # pragma: no cover
         for dt in (np.float64, np.float32):
             params = {n: a.astype(dt) for n, a in _params(kind, 3, [0], 2, 1).items()}
             lb = LaneBatch.stack([Adding(T=12).sample(np.random.default_rng(0), 2)])
-            idx, val, lengths, targets, steps = _kernel_args(lb, dt)
+            block = _kernel_args(lb, dt)
             t0 = time.perf_counter()
             kb.train_block(
-                kind,
-                params,
-                idx,
-                val,
-                lengths,
-                targets,
-                steps,
-                np.array([2]),
-                0.1,
-                np.zeros_like(targets),
+                kb.Nets(kind, params), block, np.array([2]), 0.1, np.zeros_like(block.targets)
             )
             print(f"  {kind:12s} {dt.__name__}: {time.perf_counter() - t0:.2f} s")
     print()
@@ -233,13 +224,13 @@ def _speed_table(hidden: dict[str, int]) -> None:  # pragma: no cover
                 rate = {}
                 for dt in (np.float64, np.float32):
                     p = {n: a.astype(dt) for n, a in params.items()}
-                    idx, val, lengths, targets, steps = _kernel_args(lb, dt)
-                    out = np.zeros_like(targets)
+                    block = _kernel_args(lb, dt)
+                    out = np.zeros_like(block.targets)
                     n_seq = np.full(K, B)
                     best = np.inf
                     for _ in range(3):
                         t0 = clock()
-                        kb.train_block(kind, p, idx, val, lengths, targets, steps, n_seq, 1e-3, out)
+                        kb.train_block(kb.Nets(kind, p), block, n_seq, 1e-3, out)
                         best = min(best, clock() - t0)
                     rate[dt] = K * B / best
                 net = BASELINES[kind](2, 1, H, K=K)
@@ -266,3 +257,16 @@ if __name__ == "__main__":  # pragma: no cover
     import sys
 
     _speed_table({k: int(v) for k, v in (a.split("=") for a in sys.argv[1:])})
+
+
+def test_both_kernel_families_take_the_same_arguments() -> None:
+    """One calling convention: ``train_block(nets, block, n_seq, lr, out_y)`` and
+    ``forward_block(nets, block, n_seq, out_y)``, the family's `Nets` first."""
+    import inspect
+
+    from workers.kernels import lstm1997
+
+    for fn in ("train_block", "forward_block"):
+        ours, theirs = (inspect.signature(getattr(m, fn)) for m in (lstm1997, kb))
+        assert list(ours.parameters) == list(theirs.parameters)
+        assert list(ours.parameters)[:2] == ["nets", "block"]

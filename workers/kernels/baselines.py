@@ -46,9 +46,14 @@ Inputs are sparse (A (index, value) pairs per step, duplicates add up). With few
 gathers its A columns of W_ih ("sparse" mode) and, since W_ih is never read in the backward pass,
 its gradient is applied in place step by step (rounding differs from the summed update by ~T ulp).
 
-Size note: ~650 lines, over the usual ~400: the compiled loop `_run` is still one function for the
-three kinds (forward, backward, update inline); splitting it into named stages like
-`workers.kernels.lstm1997_stages` is the next step (issue 9).
+Size note: ~640 lines, over the usual ~400: the compiled loop `_run` is one function for the
+three kinds (forward, backward, update inline). Splitting it into named stages like
+`workers.kernels.lstm1997_stages` was tried and measured (numba 0.68.1): with the stages inlined at
+numba IR level (``inline="always"``) their writes into the chunk's named tuples of lane arrays
+were lost (no output was ever written); as plain compiled calls they gave bitwise the same weights
+but ran 2.3-4.0x slower (Elman, GRU, forget-gate LSTM, K=16, T=100, both precisions), because
+LLVM no longer knows that the lane arrays do not alias and stops vectorising. So the loop stays
+whole until the inlining works.
 
 Differences from `TorchBackend` (none affects training): slots at or past a sequence's length are
 ignored (torch would read an output computed on padding), ``out_y`` is 0 at unused slots (torch
@@ -64,22 +69,22 @@ Example:
     >>> val = np.ones((K, B, T, A)); lengths = np.full((K, B), T, np.int32)
     >>> steps = np.full((K, B, E), T - 1, np.int32); out_y = np.zeros((K, B, E, 1))
     >>> before = params["b_o"].copy()
-    >>> train_block("gru", params, idx, val, lengths, np.ones((K, B, E, 1)), steps,
-    ...             np.array([3, 0]), 0.5, out_y)
+    >>> block = Block(idx, val, lengths, np.ones((K, B, E, 1)), steps)
+    >>> train_block(Nets("gru", params), block, np.array([3, 0]), 0.5, out_y)
     >>> bool(params["b_o"][0, 0] > before[0, 0]), bool(params["b_o"][1, 0] == before[1, 0])
     (True, True)
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numba import njit
 from numba.core import config as _numba_config
 
 from models.baselines import GATE_BLOCKS, PARAM_NAMES
-from workers.kernels import simd
+from workers.kernels import Block, simd
 from workers.kernels.simd import logistic_inlined as _sig
 from workers.kernels.simd import tanh_inlined as _th
 
@@ -578,74 +583,61 @@ def _weights(params: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
     return tuple(params[n] for n in PARAM_NAMES)
 
 
-def train_block(
-    kind: str,
-    params: dict[str, np.ndarray],
-    idx: np.ndarray,
-    val: np.ndarray,
-    lengths: np.ndarray,
-    targets: np.ndarray,
-    target_steps: np.ndarray,
-    n_seq: np.ndarray,
-    lr: float,
-    out_y: np.ndarray,
-    inputs: str = "auto",
-) -> None:
+class Nets(NamedTuple):
+    """K baseline nets of one kind as the kernel trains them: the first argument of
+    :func:`train_block` and :func:`forward_block` (the 1997 net's
+    `workers.kernels.lstm1997.Nets` plays the same part)."""
+
+    kind: str
+    """"elman", "gru" or "lstm_forget" (`KIND_CODES`)."""
+    params: dict[str, np.ndarray]
+    """The K nets' parameters by `models.baselines.PARAM_NAMES`: W_ih (K, G, I), W_hh (K, G, H),
+    b_ih (K, G), b_hh (K, G), W_o (K, O, H), b_o (K, O), G = gate blocks x H; all float32 or
+    all float64, C-contiguous, updated in place."""
+    inputs: str = "auto"
+    """"auto", "dense" or "sparse" (a speed choice; results agree to rounding)."""
+
+
+def train_block(nets: Nets, block: Block, n_seq: np.ndarray, lr: float, out_y: np.ndarray) -> None:
     """Train K nets of one baseline kind on-line, one sequence per update, with full BPTT.
 
-    Lane k trains on ``n_seq[k]`` of its B sequences, in order; ``n_seq[k] == 0`` freezes it (its
-    weights and its ``out_y`` rows are not touched).
+    Lane k trains on ``n_seq[k]`` of its B sequences of ``block``, in order; ``n_seq[k] == 0``
+    freezes it (its weights and its ``out_y`` rows are not touched).
 
     Args:
-        kind: "elman", "gru" or "lstm_forget" (`KIND_CODES`).
-        params: the K nets' parameters by `models.baselines.PARAM_NAMES`: W_ih (K, G, I), W_hh
-            (K, G, H), b_ih (K, G), b_hh (K, G), W_o (K, O, H), b_o (K, O), G = gate blocks x H;
-            all float32 or all float64, C-contiguous, updated in place.
-        idx: (K, B, T, A) int: active input units per step (`SequenceBatch.idx` per lane).
-        val: (K, B, T, A) float: their values (duplicate indices add up).
-        lengths: (K, B) int: steps ``t >= lengths`` are padding.
-        targets: (K, B, E, O) float: targets at the error slots.
-        target_steps: (K, B, E) int: step of each error slot, -1 = unused (slots at or past the
-            sequence's length are ignored as well).
+        nets: the kind, its parameters (updated in place) and the input mode.
+        block: the K lanes' sequences (`Block`).
         n_seq: (K,) int: sequences lane k trains on (a prefix of its B).
         lr: learning rate; ``W -= lr * dE/dW`` with ``E = 1/2 sum (y - target)^2`` over the used
             slots of one sequence, after that sequence.
         out_y: (K, B, E, O), weights' dtype: receives the outputs at the error slots from the
             forward pass of each trained sequence, before its update; 0 at unused slots; rows
             ``b >= n_seq[k]`` are not written.
-        inputs: "auto", "dense" or "sparse" (a speed choice; results agree to rounding).
     """
-    w = _weights(params)
+    kind, w = nets.kind, _weights(nets.params)
     idx, val, lengths, steps, n_seq, dense = _prepare(
-        kind, w, idx, val, lengths, target_steps, n_seq, out_y, inputs, True
-    )
-    tg = np.ascontiguousarray(targets, dtype=out_y.dtype)
+        kind, w, block.idx, block.val, block.lengths, block.target_steps, n_seq, out_y,
+        nets.inputs, True,
+    )  # fmt: skip
+    tg = np.ascontiguousarray(block.targets, dtype=out_y.dtype)
     if tg.shape != out_y.shape:
         raise ValueError(f"targets has shape {tg.shape}, expected {out_y.shape}")
     code = KIND_CODES[kind]
     _call_run(code, *w, idx, val, lengths, tg, steps, n_seq, float(lr), dense, True, out_y)
 
 
-def forward_block(
-    kind: str,
-    params: dict[str, np.ndarray],
-    idx: np.ndarray,
-    val: np.ndarray,
-    lengths: np.ndarray,
-    target_steps: np.ndarray,
-    n_seq: np.ndarray,
-    out_y: np.ndarray,
-    inputs: str = "auto",
-) -> None:
+def forward_block(nets: Nets, block: Block, n_seq: np.ndarray, out_y: np.ndarray) -> None:
     """Outputs of K baseline nets at the error slots, without learning.
 
-    Same arrays as :func:`train_block` without ``targets`` and ``lr``; the weights are only
-    read. ``out_y[k, b]`` is written for ``b < n_seq[k]`` (pass ``np.full(K, B)`` for all).
+    Same arguments as :func:`train_block` without ``lr``; the weights are only read and
+    ``block.targets`` is not. ``out_y[k, b]`` is written for ``b < n_seq[k]`` (pass
+    ``np.full(K, B)`` for all).
     """
-    w = _weights(params)
+    kind, w = nets.kind, _weights(nets.params)
     idx, val, lengths, steps, n_seq, dense = _prepare(
-        kind, w, idx, val, lengths, target_steps, n_seq, out_y, inputs, False
-    )
+        kind, w, block.idx, block.val, block.lengths, block.target_steps, n_seq, out_y,
+        nets.inputs, False,
+    )  # fmt: skip
     tg = np.zeros((1, 1, 1, 1), dtype=out_y.dtype)
     code = KIND_CODES[kind]
     _call_run(code, *w, idx, val, lengths, tg, steps, n_seq, 0.0, dense, False, out_y)

@@ -53,8 +53,9 @@ Example:
     >>> idx = np.zeros((K, B, T, A), np.int32); val = np.zeros((K, B, T, A))
     >>> lengths = np.full((K, B), T, np.int32); steps = np.full((K, B, E), T - 1, np.int32)
     >>> out_y = np.zeros((K, B, E, 1))
-    >>> train_block(Wh, Wo, lay.mask_h, lay.mask_o, idx, val, lengths, np.ones((K, B, E, 1)),
-    ...             steps, np.array([3, 0]), 0.5, cfg, out_y)
+    >>> nets = Nets(Wh, Wo, lay.mask_h, lay.mask_o, cfg)
+    >>> block = Block(idx, val, lengths, np.ones((K, B, E, 1)), steps)
+    >>> train_block(nets, block, np.array([3, 0]), 0.5, out_y)
     >>> float(out_y[0, 0, 0, 0]), bool(Wo[0, 0, -1] > 0), bool((Wo[1] == 0).all())
     (0.5, True, True)
 """
@@ -67,7 +68,7 @@ import numpy as np
 from numba import njit
 
 from models.layout import Lstm1997Layout
-from workers.kernels import simd
+from workers.kernels import Block, simd
 from workers.kernels.lstm1997_stages import (
     Consts,
     Fwd,
@@ -306,85 +307,71 @@ def _prepare(
     )
 
 
-def train_block(
-    Wh: np.ndarray,
-    Wo: np.ndarray,
-    mask_h: np.ndarray,
-    mask_o: np.ndarray,
-    idx: np.ndarray,
-    val: np.ndarray,
-    lengths: np.ndarray,
-    targets: np.ndarray,
-    target_steps: np.ndarray,
-    n_seq: np.ndarray,
-    lr: float,
-    cfg: KernelConfig,
-    out_y: np.ndarray,
-    per_step: bool = False,
-) -> None:
-    """Train K nets on-line with the paper's truncated gradient, one update per sequence (or
-    per step with an error slot: ``per_step``).
+class Nets(NamedTuple):
+    """K 1997 nets as the kernel trains them: the first argument of :func:`train_block` and
+    :func:`forward_block` (the baselines' `workers.kernels.baselines.Nets` plays the same part)."""
 
-    Lane k trains on ``n_seq[k]`` of its B sequences, in order; ``n_seq[k] == 0`` freezes it (its
-    weights and its ``out_y`` rows are not touched).
+    Wh: np.ndarray
+    """(K, Hn, U) float32/float64 hidden weights, updated in place (C-contiguous)."""
+    Wo: np.ndarray
+    """(K, O, Uo) output weights, same dtype, updated in place."""
+    mask_h: np.ndarray
+    """(Hn, U) 0/1 existing hidden weights (``layout.mask_h``); masked weights are read as 0
+    and never change."""
+    mask_o: np.ndarray
+    """(O, Uo) 0/1 existing output weights (``layout.mask_o``)."""
+    cfg: KernelConfig
+    """`kernel_config(layout, g, h)`."""
+    per_step: bool = False
+    """Apply each step's gradient after that step (RTRL's real-time update, ``update =
+    "step"``) instead of the sequence's summed gradient at its end."""
+
+
+def train_block(nets: Nets, block: Block, n_seq: np.ndarray, lr: float, out_y: np.ndarray) -> None:
+    """Train K nets on-line with the paper's truncated gradient, one update per sequence (or
+    per step with an error slot: ``nets.per_step``).
+
+    Lane k trains on ``n_seq[k]`` of its B sequences of ``block``, in order; ``n_seq[k] == 0``
+    freezes it (its weights and its ``out_y`` rows are not touched).
 
     Args:
-        Wh: (K, Hn, U) float32/float64 hidden weights, updated in place (C-contiguous).
-        Wo: (K, O, Uo) output weights, same dtype, updated in place.
-        mask_h: (Hn, U) 0/1 existing hidden weights (``layout.mask_h``); masked weights are read
-            as 0 and never change.
-        mask_o: (O, Uo) 0/1 existing output weights (``layout.mask_o``).
-        idx: (K, B, T, A) int: active input units per step (`SequenceBatch.idx` per lane).
-        val: (K, B, T, A) float: their values (duplicate indices add up).
-        lengths: (K, B) int: steps ``t >= lengths`` are padding.
-        targets: (K, B, E, O) float: targets at the error slots.
-        target_steps: (K, B, E) int: step of each error slot, -1 = unused (slots at or past the
-            sequence's length are ignored as well).
+        nets: the weights (updated in place), masks and config.
+        block: the K lanes' sequences (`Block`).
         n_seq: (K,) int: sequences lane k trains on (a prefix of its B).
         lr: learning rate; ``W -= lr * dE/dW`` with ``E = 1/2 sum (y - target)^2`` over the used
             slots of one sequence.
-        cfg: `kernel_config(layout, g, h)`.
         out_y: (K, B, E, O), weights' dtype: receives the outputs at the error slots from the
-            forward pass of each trained sequence, before that sequence's update (``per_step``:
+            forward pass of each trained sequence, before that sequence's update (per step:
             before that step's update); 0 at unused slots; rows ``b >= n_seq[k]`` are not
             written.
-        per_step: apply each step's gradient after that step (RTRL's real-time update) instead
-            of the sequence's summed gradient at its end.
 
     The kernel reads idx/lengths/target_steps as int32 and val/targets as float64 (the dtypes of
     `SequenceBatch`: no copy); other dtypes are converted first. One compiled variant per weight
     dtype, cached on disk (numba ``cache=True``). The compiled loop releases the GIL.
     """
+    Wh, Wo = nets.Wh, nets.Wo
     mh, mo, idx, val, lengths, steps, n_seq, cfg = _prepare(  # type: ignore[assignment]
-        Wh, Wo, mask_h, mask_o, idx, val, lengths, target_steps, n_seq, cfg, out_y, True
-    )
-    tg = np.ascontiguousarray(targets, dtype=np.float64)
+        Wh, Wo, nets.mask_h, nets.mask_o, block.idx, block.val, block.lengths,
+        block.target_steps, n_seq, nets.cfg, out_y, True,
+    )  # fmt: skip
+    tg = np.ascontiguousarray(block.targets, dtype=np.float64)
     if tg.shape != out_y.shape:
         raise ValueError(f"targets has shape {tg.shape}, expected {out_y.shape}")
     _run(Wh, Wo, mh, mo, idx, val, lengths, tg, steps, n_seq, float(lr), cfg, True,
-         bool(per_step), out_y)  # fmt: skip
+         bool(nets.per_step), out_y)  # fmt: skip
 
 
-def forward_block(
-    Wh: np.ndarray,
-    Wo: np.ndarray,
-    mask_h: np.ndarray,
-    mask_o: np.ndarray,
-    idx: np.ndarray,
-    val: np.ndarray,
-    lengths: np.ndarray,
-    target_steps: np.ndarray,
-    n_seq: np.ndarray,
-    cfg: KernelConfig,
-    out_y: np.ndarray,
-) -> None:
+def forward_block(nets: Nets, block: Block, n_seq: np.ndarray, out_y: np.ndarray) -> None:
     """Outputs at the error slots without learning (test-set evaluation).
 
-    Same arrays as :func:`train_block` without ``targets`` and ``lr``; the weights are only read.
-    ``out_y[k, b]`` is written for ``b < n_seq[k]`` (pass ``np.full(K, B)`` for everything).
+    Same arguments as :func:`train_block` without ``lr``; the weights are only read and
+    ``block.targets`` is not. ``out_y[k, b]`` is written for ``b < n_seq[k]`` (pass
+    ``np.full(K, B)`` for everything).
     """
+    Wh, Wo = nets.Wh, nets.Wo
     mh, mo, idx, val, lengths, steps, n_seq, cfg = _prepare(  # type: ignore[assignment]
-        Wh, Wo, mask_h, mask_o, idx, val, lengths, target_steps, n_seq, cfg, out_y, False
-    )
+        Wh, Wo, nets.mask_h, nets.mask_o, block.idx, block.val, block.lengths,
+        block.target_steps, n_seq, nets.cfg, out_y, False,
+    )  # fmt: skip
     tg = np.zeros((1, 1, 1, 1))
     _run(Wh, Wo, mh, mo, idx, val, lengths, tg, steps, n_seq, 0.0, cfg, False, False, out_y)
