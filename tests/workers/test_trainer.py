@@ -251,3 +251,25 @@ def test_backend_choice_takes_the_gpu_only_for_large_configurations(monkeypatch)
     assert choose_backend(TrialConfig(backend="kernel"), True, 10_000) == ("kernel", "cpu")
     with pytest.raises(ValueError, match="backend 'kernel'"):
         choose_backend(TrialConfig(backend="kernel"), False, 93)
+
+
+def test_the_next_block_is_drawn_with_a_short_switch_interval_then_it_is_put_back():
+    # without it the drawing thread keeps the GIL up to 5 ms whenever the main thread lets it go
+    # between kernel calls: the trainer's steady rate fell to ~85% of the kernel alone
+    import sys
+
+    from workers.trainer import SWITCH_INTERVAL_S
+
+    seen: list[float] = []
+    before = sys.getswitchinterval()
+    cfg = TrialConfig(task="adding", task_params={"T": 20}, lr=0.5, seeds=2, max_sequences=500)
+    train(cfg, progress=lambda done, total: seen.append(sys.getswitchinterval()))
+    assert seen and all(s == pytest.approx(SWITCH_INTERVAL_S) for s in seen)
+    assert sys.getswitchinterval() == before
+
+    def fail(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, progress=fail)
+    assert sys.getswitchinterval() == before
