@@ -224,7 +224,8 @@ def main() -> None:
         "`workers.trainer.train` with the compiled kernel, K seeds per call, float64 unless "
         "marked. carousel columns are the steady rate (the training loop's own rate from the end "
         "of its first block to the end of its last, read off its progress callback: data "
-        "generation and stopping checks included, the one-off setup and final test excluded); e2e = one whole `train()` call of the given budget per seed, its final "
+        "generation and stopping checks included, the one-off setup and final test excluded); "
+        "e2e = one whole `train()` call of the given budget per seed, its final "
         "2560-sequence test per seed included.",
         "",
         "| T | naive | nn.LSTM b=1 | K=1 | K=16 | K=64 | **K=64 / naive** | **K=64 / nn.LSTM** "

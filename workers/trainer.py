@@ -23,9 +23,11 @@ the loss is cross-entropy, which only the torch backend computes (`choose_backen
 Data generation overlaps training: the next block is drawn and stacked (padded into the
 kernel's arrays) in a background thread while the compiled kernel (which releases the GIL)
 trains the current one; every lane still sees exactly its own stream's sequences. While it
-does, the interpreter's thread switch interval is shortened (`prompt_handoff`): each time the
-main thread lets the GIL go between kernel calls (numpy does, for large arrays), the drawing
-thread would otherwise keep it for up to 5 ms before handing it back.
+does, the interpreter's thread switch interval is shortened (`workers.cpu_modes`): each time
+the main thread lets the GIL go between kernel calls (numpy does, for large arrays), the drawing
+thread would otherwise keep it for up to 5 ms before handing it back. Training and the final
+test run with subnormal floats flushed to zero (`workers.cpu_modes.flush_denormals`: vanishing
+BPTT gradients otherwise slow the float32 Elman kernel several times over).
 
 No Ray, Optuna or SQL here: Ray, the tests and the command line all call `train`. (Size note:
 ~530 lines, over the usual ~400: `train` is the one pure function of the protocol, blocks,
@@ -36,9 +38,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -54,6 +55,7 @@ from workers.backends import (
     TorchBackend,
 )
 from workers.config import LR, READINGS, SeedResult, TrialConfig, TrialResult
+from workers.cpu_modes import flush_denormals, prompt_handoff
 from workers.protocols import recipe, update_moment
 from workers.readings import WindowTracker
 from workers.tasks import make_task
@@ -84,11 +86,6 @@ the Python overhead per step (one block per ~27,500 lane-steps)."""
 
 _DIVISORS = (250, 200, 125, 100, 50, 40, 25, 20, 10, 8, 5, 4, 2, 1)
 """Block sizes: the divisors of 1000 up to BLOCK, so blocks tile the paper's test periods."""
-
-SWITCH_INTERVAL_S = 2e-4
-"""The thread switch interval while the next block is drawn beside the kernel (CPython's default
-is 5 ms). Measured with `benchmarks.trainer_speed` (T=100, K=64, median of 5 interleaved runs):
-the steady rate went from 94% to 99% of the kernel alone."""
 
 TEST_BASED = ("test", "budget", "validation")
 """Stopping rules decided by periodic evaluation of a test (or validation) set, not the window."""
@@ -157,6 +154,11 @@ def block_size(task: Task) -> int:
 
 def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
     """Train ``config.seeds`` seeds of one configuration; see the module docstring."""
+    with flush_denormals():
+        return _train(config, progress)
+
+
+def _train(config: TrialConfig, progress: Progress | None) -> TrialResult:
     t_start = time.perf_counter()
     task = make_task(config.task, **config.task_params)
     setup = task.paper
@@ -344,19 +346,6 @@ def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
             "protocol": config.protocol,
         },
     )
-
-
-@contextlib.contextmanager
-def prompt_handoff(interval: float = SWITCH_INTERVAL_S) -> Iterator[None]:
-    """Shorten the interpreter's thread switch interval to ``interval`` (never lengthen it) for
-    the block, then put the previous one back. Process-wide: it is the one knob CPython offers
-    for how long a thread that wants the GIL waits before the holder is asked to let it go."""
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(min(old, interval))
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(old)
 
 
 Pairs = list[tuple[SequenceBatch, SequenceBatch]] | None

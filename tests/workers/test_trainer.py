@@ -258,7 +258,7 @@ def test_the_next_block_is_drawn_with_a_short_switch_interval_then_it_is_put_bac
     # between kernel calls: the trainer's steady rate fell to ~85% of the kernel alone
     import sys
 
-    from workers.trainer import SWITCH_INTERVAL_S
+    from workers.cpu_modes import SWITCH_INTERVAL_S
 
     seen: list[float] = []
     before = sys.getswitchinterval()
@@ -273,3 +273,20 @@ def test_the_next_block_is_drawn_with_a_short_switch_interval_then_it_is_put_bac
     with pytest.raises(KeyboardInterrupt):
         train(cfg, progress=fail)
     assert sys.getswitchinterval() == before
+
+
+def test_training_flushes_subnormal_floats_and_puts_the_mode_back():
+    # vanishing BPTT gradients reach the subnormal range, where every float op takes a slow
+    # microcode path: the float32 Elman kernel ran ~6x slower (benchmarks.denormals)
+    from workers.cpu_modes import denormals_flushed
+
+    assert not denormals_flushed()
+    seen: list[bool] = []
+    cfg = TrialConfig(
+        task="adding", task_params={"T": 20}, model=ModelSpec(name="elman"), lr=0.5, seeds=2,
+        max_sequences=500, precision="float32",
+    )  # fmt: skip
+    r = train(cfg, progress=lambda done, total: seen.append(denormals_flushed()))
+    assert seen and all(seen)
+    assert not denormals_flushed()
+    assert all(s.sequences_trained > 0 for s in r.seeds)
