@@ -1,8 +1,9 @@
 """Run every benchmark in sequence, each in its own process, and print a summary (`make bench`).
 
-In order: trainer_speed, roofline, ray_scaling, map_time (default mode: the stratified sample and
-the projection), successor_speed, dashboard_query (a colleague's module: its ``main()`` is called
-when it can be imported, otherwise it is skipped with a message), real_reference (1-NN
+In order: trainer_speed, roofline, kernel_ab (the kernels against the commit before the
+`workers/kernels/` package), denormals, ray_scaling, map_time (default mode: the stratified sample
+and the projection), successor_speed, dashboard_query (a colleague's module: its ``main()`` is
+called when it can be imported, otherwise it is skipped with a message), real_reference (1-NN
 accuracies on the real-data tasks) and exp1_variants (Exp. 1's Table 1 rows and variants). Each
 writes its table to benchmarks/results/. Every benchmark runs as ``sys.executable -m
 benchmarks.<name>`` in a subprocess, so one benchmark's threads, numba caches and Ray session
@@ -30,6 +31,8 @@ BENCHES: tuple[tuple[str, str, bool], ...] = (
     # (module, results file, takes --quick)
     ("trainer_speed", "trainer_speed.md", True),
     ("roofline", "roofline.md", True),
+    ("kernel_ab", "kernel_ab.md", False),
+    ("denormals", "denormals.md", False),
     ("ray_scaling", "ray_scaling.md", True),
     ("map_time", "map_time.md", False),
     ("successor_speed", "successor_speed.md", True),
