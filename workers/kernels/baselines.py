@@ -27,6 +27,17 @@ walks the steps in reverse carrying ``dh`` (and ``dc`` for the LSTM), and every 
 b_hh; equal to dxp except GRU's n block, ``dhp_n = dxp_n * r``), and
 ``dh_{t-1} = W_hh^T dhp + (GRU: z dh)``.
 
+The compiled loop (`_run`) is an orchestrator of stages named after these steps: per chunk of
+nets `load_chunk` and `store_chunk`; per sequence `start_sequence` (lanes, lengths, sorted error
+slots), `load_inputs`, `clear_sequence`; per step forward `input_side` (xp), `hidden_side` (hp),
+then the kind's `elman_step`, `gru_step` or `lstm_step`, and at an error slot `outputs`,
+`collect_slots`, `output_delta` (`workers.kernels.baselines_stages`); per step backward the kind's
+`elman_back`, `gru_back` or `lstm_back`, then `weight_gradients`, and per sequence `update`
+(`workers.kernels.baselines_bptt`). The chunk's state lives in named tuples of lane arrays (`Net`,
+`Grad`, `Seq`, `Bwd`, `Slots`). The stages are inlined at numba's typed-IR level, so splitting
+the loop costs nothing at run time (`benchmarks.kernel_ab` against the one-function loop it
+replaced: bitwise the same weights, the same speed).
+
 Speed: as `workers.kernels.lstm1997` (the 1997 net), the K nets run in chunks of ``LANES`` lanes
 with the lane index innermost and contiguous in every internal array (``W_hh (G, H, LANES)``,
 stored states ``(T, G, LANES)`` ...), so every inner loop is a SIMD loop across nets. Three things
@@ -45,15 +56,6 @@ Inputs are sparse (A (index, value) pairs per step, duplicates add up). With few
 (``I <= 16 A``) they are scattered into dense SIMD columns ("dense" mode); otherwise each lane
 gathers its A columns of W_ih ("sparse" mode) and, since W_ih is never read in the backward pass,
 its gradient is applied in place step by step (rounding differs from the summed update by ~T ulp).
-
-Size note: ~640 lines, over the usual ~400: the compiled loop `_run` is one function for the
-three kinds (forward, backward, update inline). Splitting it into named stages like
-`workers.kernels.lstm1997_stages` was tried and measured (numba 0.68.1): with the stages inlined at
-numba IR level (``inline="always"``) their writes into the chunk's named tuples of lane arrays
-were lost (no output was ever written); as plain compiled calls they gave bitwise the same weights
-but ran 2.3-4.0x slower (Elman, GRU, forget-gate LSTM, K=16, T=100, both precisions), because
-LLVM no longer knows that the lane arrays do not alias and stops vectorising. So the loop stays
-whole until the inlining works.
 
 Differences from `TorchBackend` (none affects training): slots at or past a sequence's length are
 ignored (torch would read an output computed on padding), ``out_y`` is 0 at unused slots (torch
@@ -85,11 +87,36 @@ from numba.core import config as _numba_config
 
 from models.baselines import GATE_BLOCKS, PARAM_NAMES
 from workers.kernels import Block, simd
-from workers.kernels.simd import logistic_inlined as _sig
-from workers.kernels.simd import tanh_inlined as _th
-
-LANES = 16
-"""Nets per SIMD chunk (a compile-time constant: one AVX-512 register of float32)."""
+from workers.kernels.baselines_bptt import (
+    clear_backward,
+    elman_back,
+    gru_back,
+    lstm_back,
+    update,
+    weight_gradients,
+)
+from workers.kernels.baselines_stages import (
+    LANES,
+    Bwd,
+    Consts,
+    Grad,
+    Net,
+    Seq,
+    Slots,
+    clear_sequence,
+    collect_slots,
+    elman_step,
+    gru_step,
+    hidden_side,
+    input_side,
+    load_chunk,
+    load_inputs,
+    lstm_step,
+    output_delta,
+    outputs,
+    start_sequence,
+    store_chunk,
+)
 
 KIND_CODES: dict[str, int] = {"elman": 0, "gru": 1, "lstm_forget": 2}
 """The kernel's integer code of each baseline kind."""
@@ -99,8 +126,8 @@ DENSE_MAX_PER_PAIR = 16
 
 
 # ----------------------------------------------------------------------------------------------
-# The kernel: one compiled function for the three kinds (a branch per gate loop, outside the SIMD
-# loops), one variant per weight dtype.
+# The kernel: one compiled loop of stages for the three kinds (a branch on the kind per step,
+# outside the SIMD loops), one variant per weight dtype.
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})  # type: ignore[misc]
@@ -129,365 +156,77 @@ def _run(
     B, T, A = idx.shape[1], idx.shape[2], idx.shape[3]
     E = target_steps.shape[2]
     L = LANES
-    H2 = 2 * H
-    H3 = 3 * H
-
-    # Constants in the weights' precision (a float literal would promote float32 to float64).
-    cst = np.empty(3, W_hh.dtype)
+    cst = np.empty(3, W_hh.dtype)  # constants in the weights' precision (a literal is float64)
     cst[0], cst[1], cst[2] = 0.0, 1.0, lr
-    zero, one, lr_ = cst[0], cst[1], cst[2]
+    num = Consts(cst[0], cst[1], cst[2])
 
     lanes, n_act = simd.active_lanes(n_seq)  # lanes that run at all, packed into chunks
 
     # Every float scratch array is its own calloc'd buffer (`simd.zeros`), freed at the end.
-    Ti = max(T, 1)
-    Id = I if dense else 1
-    Ai = max(A, 1)
-    z = simd.zeros
-    Wi = z((G, I, L), W_hh)  # weights of the chunk, lane innermost
-    Wh = z((G, H, L), W_hh)
-    bi = z((G, L), W_hh)
-    bh = z((G, L), W_hh)
-    Wo = z((O, H, L), W_hh)
-    bo = z((O, L), W_hh)
-    gWi = z((G, Id, L), W_hh)  # gradient of the current sequence (W_ih: dense mode only)
-    gWh = z((G, H, L), W_hh)
-    gbi = z((G, L), W_hh)
-    gbh = z((G, L), W_hh)
-    gWo = z((O, H, L), W_hh)
-    gbo = z((O, L), W_hh)
-    xs = z((Ti, Id, L), W_hh)  # dense inputs of every step
-    hs = z((Ti + 1, H, L), W_hh)  # h(t - 1) at index t; h(-1) = 0
-    cs = z((Ti + 1, H, L), W_hh)  # LSTM: c(t - 1) at index t
-    gt = z((Ti, G, L), W_hh)  # gate activations (GRU r z n, LSTM i f g o)
-    aux = z((Ti, H, L), W_hh)  # GRU: hp_n = W_hn h + b_hn; LSTM: tanh(c)
-    dho = z((Ti, H, L), W_hh)  # dE/dh(t) through the output at step t
-    xp = z((G, L), W_hh)
-    hp = z((G, L), W_hh)
-    dxp = z((G, L), W_hh)
-    dhp = z((G, L), W_hh)
-    dh = z((H, L), W_hh)
-    dhr = z((H, L), W_hh)  # dE/dh(t) through step t + 1
-    dc = z((H, L), W_hh)  # LSTM: dE/dc(t) through step t + 1
-    y = z((O, L), W_hh)
-    tg = z((O, L), W_hh)
-    dl = z((O, L), W_hh)
-    on = z((L,), W_hh)  # 1: lane trains (or evaluates) its b-th sequence
-    em = z((L,), W_hh)  # 1: lane has an error slot now
-    sval = z((Ti, Ai, L), W_hh)  # sparse mode: input values of the current sequence
-    ln = np.zeros(L, np.int64)
-    n_slot = np.zeros(L, np.int64)
-    ptr = np.zeros(L, np.int64)
-    slot_t = np.zeros((L, max(E, 1)), np.int64)  # used slots of each lane sorted by step
-    slot_e = np.zeros((L, max(E, 1)), np.int64)
-    any_err = np.zeros(Ti, np.bool_)
-    sidx = np.zeros((Ti, Ai, L), np.int64)  # sparse mode: inputs of the current sequence
+    Ti, Id, Ai = max(T, 1), I if dense else 1, max(A, 1)
+    z, w = simd.zeros, W_hh
+    net = Net(z((G, I, L), w), z((G, H, L), w), z((G, L), w), z((G, L), w), z((O, H, L), w),
+              z((O, L), w))  # fmt: skip
+    grad = Grad(z((G, Id, L), w), z((G, H, L), w), z((G, L), w), z((G, L), w),
+                z((O, H, L), w), z((O, L), w))  # fmt: skip
+    seq = Seq(
+        z((Ti, Id, L), w), z((Ti, Ai, L), w), z((Ti + 1, H, L), w), z((Ti + 1, H, L), w),
+        z((Ti, G, L), w), z((Ti, H, L), w), z((Ti, H, L), w), z((G, L), w), z((G, L), w),
+        z((O, L), w), z((O, L), w), z((O, L), w), z((L,), w), z((L,), w),
+    )  # fmt: skip
+    bwd = Bwd(z((G, L), w), z((G, L), w), z((H, L), w), z((H, L), w), z((H, L), w))
+    Ei = max(E, 1)
+    sl = Slots(
+        np.zeros(L, np.int64), np.zeros(L, np.int64), np.zeros(L, np.int64),
+        np.zeros((L, Ei), np.int64), np.zeros((L, Ei), np.int64), np.zeros(Ti, np.bool_),
+        np.zeros((Ti, Ai, L), np.int64),
+    )  # fmt: skip
 
     for c0 in range(0, n_act, L):
         nl = min(L, n_act - c0)
         lane = lanes[c0 : c0 + nl]
-        Wi[:] = zero
-        Wh[:] = zero
-        bi[:] = zero
-        bh[:] = zero
-        Wo[:] = zero
-        bo[:] = zero
-        nb = 0
-        for kk in range(nl):
-            kg = lane[kk]
-            nb = max(nb, min(n_seq[kg], B))
-            for g in range(G):
-                for m in range(I):
-                    Wi[g, m, kk] = W_ih[kg, g, m]
-                for j in range(H):
-                    Wh[g, j, kk] = W_hh[kg, g, j]
-                bi[g, kk] = b_ih[kg, g]
-                bh[g, kk] = b_hh[kg, g]
-            for o in range(O):
-                for j in range(H):
-                    Wo[o, j, kk] = W_o[kg, o, j]
-                bo[o, kk] = b_o[kg, o]
-
+        nb = load_chunk(lane, nl, n_seq, B, W_ih, W_hh, b_ih, b_hh, W_o, b_o, net, num)
         for b in range(nb):
-            # Which lanes run sequence b, how long, and their error slots sorted by step.
-            Tb = 0
-            for kk in range(L):
-                run = kk < nl and b < n_seq[lane[kk]]
-                on[kk] = one if run else zero
-                ln[kk] = min(max(lengths[lane[kk], b], 0), T) if run else 0
-                Tb = max(Tb, ln[kk])
-            any_err[:Tb] = False
-            for kk in range(nl):
-                ptr[kk] = 0
-                n_slot[kk] = 0
-                if on[kk] != zero:
-                    n_slot[kk] = simd.sort_slots(
-                        kk, lane[kk], b, ln[kk], target_steps, out_y, slot_t, slot_e, any_err
-                    )
-
-            # Inputs of sequence b, lane innermost; dense mode scatters them into columns.
-            if dense:
-                xs[:Tb] = zero
-            else:
-                sidx[:Tb] = 0
-                sval[:Tb] = zero
-            for kk in range(nl):
-                if on[kk] == zero:
-                    continue
-                ib = idx[lane[kk], b]
-                vb = val[lane[kk], b]
-                if dense:
-                    for t in range(ln[kk]):
-                        for a in range(A):
-                            xs[t, ib[t, a], kk] += vb[t, a]
-                else:
-                    for t in range(ln[kk]):
-                        for a in range(A):
-                            sidx[t, a, kk] = ib[t, a]
-                            sval[t, a, kk] = vb[t, a]
-
-            # The state starts at 0 for each sequence.
-            hs[0, :, :] = zero
-            cs[0, :, :] = zero
-            if train:
-                dho[:Tb] = zero
-                gWh[:] = zero
-                gbi[:] = zero
-                gbh[:] = zero
-                gWo[:] = zero
-                gbo[:] = zero
-                if dense:
-                    gWi[:] = zero
-
-            # ---------------------------------------------------------------- forward
-            for t in range(Tb):
-                # 1. Input side xp = W_ih x(t) + b_ih.
-                if dense:
-                    for g in range(G):
-                        for k in range(L):
-                            xp[g, k] = bi[g, k]
-                        for m in range(I):
-                            for k in range(L):
-                                xp[g, k] += Wi[g, m, k] * xs[t, m, k]
-                else:
-                    for g in range(G):
-                        for k in range(L):
-                            xp[g, k] = bi[g, k]
-                    for kk in range(nl):
-                        for a in range(A):
-                            m = sidx[t, a, kk]
-                            x = sval[t, a, kk]
-                            for g in range(G):
-                                xp[g, kk] += Wi[g, m, kk] * x
-                # 2. Hidden side hp = W_hh h(t - 1) + b_hh.
-                for g in range(G):
-                    for k in range(L):
-                        hp[g, k] = bh[g, k]
-                    for j in range(H):
-                        for k in range(L):
-                            hp[g, k] += Wh[g, j, k] * hs[t, j, k]
-                # 3. Gates and state.
+            Tb = start_sequence(b, lane, nl, T, n_seq, lengths, target_steps, out_y, seq, sl,
+                                num)  # fmt: skip
+            load_inputs(b, lane, nl, Tb, idx, val, dense, seq, sl, num)
+            clear_sequence(Tb, dense, train, seq, grad, num)
+            for t in range(Tb):  # forward
+                input_side(t, nl, A, dense, net, seq, sl)
+                hidden_side(t, net, seq)
                 if kind == 0:
-                    for j in range(H):
-                        for k in range(L):
-                            hs[t + 1, j, k] = _th(xp[j, k] + hp[j, k])
+                    elman_step(t, seq)
                 elif kind == 1:
-                    # One nonlinearity per loop: LLVM vectorises such simple lane loops only.
-                    for g in range(H2):
-                        for k in range(L):
-                            gt[t, g, k] = _sig(xp[g, k] + hp[g, k])  # r, z
-                    for j in range(H):
-                        for k in range(L):
-                            hn = hp[H2 + j, k]
-                            aux[t, j, k] = hn
-                            gt[t, H2 + j, k] = _th(xp[H2 + j, k] + gt[t, j, k] * hn)  # n
-                    for j in range(H):
-                        for k in range(L):
-                            z = gt[t, H + j, k]
-                            hs[t + 1, j, k] = (one - z) * gt[t, H2 + j, k] + z * hs[t, j, k]
+                    gru_step(t, seq, num)
                 else:
-                    for g in range(G):
-                        if H2 <= g < H3:
-                            for k in range(L):
-                                gt[t, g, k] = _th(xp[g, k] + hp[g, k])  # g
-                        else:
-                            for k in range(L):
-                                gt[t, g, k] = _sig(xp[g, k] + hp[g, k])  # i, f, o
-                    for j in range(H):
-                        for k in range(L):
-                            cs[t + 1, j, k] = (
-                                gt[t, H + j, k] * cs[t, j, k] + gt[t, j, k] * gt[t, H2 + j, k]
-                            )
-                    for j in range(H):
-                        for k in range(L):
-                            tc = _th(cs[t + 1, j, k])
-                            aux[t, j, k] = tc
-                            hs[t + 1, j, k] = gt[t, H3 + j, k] * tc
-                # 4. Error slots at step t: outputs, their error and its way into h(t).
-                if not any_err[t]:
-                    continue
-                for o in range(O):
-                    for k in range(L):
-                        dl[o, k] = bo[o, k]
-                    for j in range(H):
-                        for k in range(L):
-                            dl[o, k] += Wo[o, j, k] * hs[t + 1, j, k]
-                    for k in range(L):
-                        y[o, k] = _sig(dl[o, k])
-                while True:
-                    n_err = 0
-                    for kk in range(L):
-                        em[kk] = zero
-                        if kk < nl and ptr[kk] < n_slot[kk] and slot_t[kk, ptr[kk]] == t:
-                            em[kk] = one
-                            n_err += 1
-                            kg = lane[kk]
-                            e = slot_e[kk, ptr[kk]]
-                            ptr[kk] += 1
-                            for o in range(O):
-                                out_y[kg, b, e, o] = y[o, kk]
-                                if train:
-                                    tg[o, kk] = targets[kg, b, e, o]
-                    if n_err == 0:
-                        break
-                    if not train:
-                        continue
-                    for o in range(O):
-                        for k in range(L):
-                            yk = y[o, k]
-                            dl[o, k] = (yk - tg[o, k]) * yk * (one - yk) if em[k] != zero else zero
-                            gbo[o, k] += dl[o, k]
-                        for j in range(H):
-                            for k in range(L):
-                                gWo[o, j, k] += dl[o, k] * hs[t + 1, j, k]
-                                dho[t, j, k] += Wo[o, j, k] * dl[o, k]
-
+                    lstm_step(t, seq)
+                if sl.any_err[t]:
+                    outputs(t, net, seq)
+                    while True:
+                        n_err = collect_slots(t, b, lane, nl, targets, out_y, train, seq, sl, num)
+                        if n_err == 0:
+                            break
+                        if train:
+                            output_delta(t, net, seq, grad, num)
             if not train:
                 continue
-
-            # ---------------------------------------------------------------- backward
-            dhr[:] = zero
-            dc[:] = zero
-            for t in range(Tb - 1, -1, -1):
-                for j in range(H):
-                    for k in range(L):
-                        dh[j, k] = dhr[j, k] + dho[t, j, k]
-                # 1. Gradients of the pre-activations, and the direct paths to step t - 1.
+            clear_backward(bwd, num)
+            for t in range(Tb - 1, -1, -1):  # backward
                 if kind == 0:
-                    for j in range(H):
-                        for k in range(L):
-                            h = hs[t + 1, j, k]
-                            d = dh[j, k] * (one - h * h)
-                            dxp[j, k] = d
-                            dhp[j, k] = d
-                            dhr[j, k] = zero
+                    elman_back(t, seq, bwd, num)
                 elif kind == 1:
-                    for j in range(H):
-                        for k in range(L):
-                            r = gt[t, j, k]
-                            z = gt[t, H + j, k]
-                            n = gt[t, H2 + j, k]
-                            dhj = dh[j, k]
-                            dan = dhj * (one - z) * (one - n * n)
-                            dxp[H2 + j, k] = dan
-                            dhp[H2 + j, k] = dan * r
-                            dr = dan * aux[t, j, k] * r * (one - r)
-                            dxp[j, k] = dr
-                            dhp[j, k] = dr
-                            dz = dhj * (hs[t, j, k] - n) * z * (one - z)
-                            dxp[H + j, k] = dz
-                            dhp[H + j, k] = dz
-                            dhr[j, k] = dhj * z
+                    gru_back(t, seq, bwd, num)
                 else:
-                    for j in range(H):
-                        for k in range(L):
-                            gi = gt[t, j, k]
-                            gf = gt[t, H + j, k]
-                            gg = gt[t, H2 + j, k]
-                            go = gt[t, H3 + j, k]
-                            tc = aux[t, j, k]
-                            dhj = dh[j, k]
-                            dct = dc[j, k] + dhj * go * (one - tc * tc)
-                            di = dct * gg * gi * (one - gi)
-                            df = dct * cs[t, j, k] * gf * (one - gf)
-                            dg = dct * gi * (one - gg * gg)
-                            do = dhj * tc * go * (one - go)
-                            dxp[j, k] = di
-                            dhp[j, k] = di
-                            dxp[H + j, k] = df
-                            dhp[H + j, k] = df
-                            dxp[H2 + j, k] = dg
-                            dhp[H2 + j, k] = dg
-                            dxp[H3 + j, k] = do
-                            dhp[H3 + j, k] = do
-                            dc[j, k] = dct * gf
-                            dhr[j, k] = zero
-                # 2. Weight gradients; dE/dh(t - 1) through W_hh.
-                for g in range(G):
-                    for k in range(L):
-                        gbi[g, k] += dxp[g, k]
-                        gbh[g, k] += dhp[g, k]
-                    if t > 0:  # h(-1) = 0: no W_hh gradient, no earlier step
-                        for j in range(H):
-                            for k in range(L):
-                                gWh[g, j, k] += dhp[g, k] * hs[t, j, k]
-                                dhr[j, k] += Wh[g, j, k] * dhp[g, k]
-                if dense:
-                    for g in range(G):
-                        for m in range(I):
-                            for k in range(L):
-                                gWi[g, m, k] += dxp[g, k] * xs[t, m, k]
-                else:  # W_ih is not read backward: update it in place
-                    for kk in range(nl):
-                        if on[kk] != zero:
-                            for a in range(A):
-                                m = sidx[t, a, kk]
-                                x = lr_ * sval[t, a, kk]
-                                for g in range(G):
-                                    Wi[g, m, kk] -= x * dxp[g, kk]
-
-            # On-line update at the end of the sequence, lanes that trained it only.
-            for g in range(G):
-                if dense:
-                    for m in range(I):
-                        for k in range(L):
-                            w = Wi[g, m, k]
-                            Wi[g, m, k] = w - lr_ * gWi[g, m, k] if on[k] != zero else w
-                for j in range(H):
-                    for k in range(L):
-                        w = Wh[g, j, k]
-                        Wh[g, j, k] = w - lr_ * gWh[g, j, k] if on[k] != zero else w
-                for k in range(L):
-                    w = bi[g, k]
-                    bi[g, k] = w - lr_ * gbi[g, k] if on[k] != zero else w
-                    w = bh[g, k]
-                    bh[g, k] = w - lr_ * gbh[g, k] if on[k] != zero else w
-            for o in range(O):
-                for j in range(H):
-                    for k in range(L):
-                        w = Wo[o, j, k]
-                        Wo[o, j, k] = w - lr_ * gWo[o, j, k] if on[k] != zero else w
-                for k in range(L):
-                    w = bo[o, k]
-                    bo[o, k] = w - lr_ * gbo[o, k] if on[k] != zero else w
-
+                    lstm_back(t, seq, bwd, num)
+                weight_gradients(t, nl, A, dense, net, seq, bwd, grad, sl, num)
+            update(dense, net, grad, seq.on, num)
         if train:
-            for kk in range(nl):
-                kg = lane[kk]
-                for g in range(G):
-                    for m in range(I):
-                        W_ih[kg, g, m] = Wi[g, m, kk]
-                    for j in range(H):
-                        W_hh[kg, g, j] = Wh[g, j, kk]
-                    b_ih[kg, g] = bi[g, kk]
-                    b_hh[kg, g] = bh[g, kk]
-                for o in range(O):
-                    for j in range(H):
-                        W_o[kg, o, j] = Wo[o, j, kk]
-                    b_o[kg, o] = bo[o, kk]
+            store_chunk(lane, nl, W_ih, W_hh, b_ih, b_hh, W_o, b_o, net)
 
-    simd.release((Wi, Wh, bi, bh, Wo, bo, gWi, gWh, gbi, gbh, gWo, gbo, xs, hs, cs, gt, aux, dho,
-                  xp, hp, dxp, dhp, dh, dhr, dc, y, tg, dl, on, em, sval))  # fmt: skip
+    simd.release(net)
+    simd.release(grad)
+    simd.release(seq)
+    simd.release(bwd)
 
 
 # ----------------------------------------------------------------------------------------------

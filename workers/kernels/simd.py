@@ -178,9 +178,11 @@ def _tanh_overload(x):  # numba compares this signature with the implementations
 def logistic_inlined(x: float) -> float:
     """`logistic`, inlined at numba IR level (numba only).
 
-    For a kernel whose loop is one function with fully unrolled constant-count lane loops
-    (`workers.kernels.baselines`, SLP-vectorised): no call is left when LLVM unrolls them. Not
-    inside ``inline="always"`` stages: there numba 0.68.1 loses the stage's stores."""
+    For a kernel whose loop has fully unrolled constant-count lane loops
+    (`workers.kernels.baselines`, SLP-vectorised): no call is left when LLVM unrolls them. A
+    caller that inlines it also gets numba's dead-code elimination run over its IR; see
+    `workers.kernels.baselines_stages` for the stores that pass drops and the rule that keeps
+    them."""
     raise NotImplementedError
 
 
