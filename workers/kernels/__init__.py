@@ -1,5 +1,7 @@
 """Compiled on-line SGD for K nets as SIMD lanes: the 1997 LSTM (`lstm1997`, truncated gradient
 by forward accumulation) and the baselines (`baselines`, full BPTT), on shared helpers (`simd`).
+Each family's compiled loop is a short orchestrator of named stages that follow its equations
+(`lstm1997_stages`; `baselines_stages` and `baselines_bptt`), inlined into the loop by numba.
 
 Both families are called alike: ``train_block(nets, block, n_seq, lr, out_y)`` and
 ``forward_block(nets, block, n_seq, out_y)``, with the family's ``Nets`` (weights and settings)
