@@ -44,7 +44,8 @@ stored states ``(T, G, LANES)`` ...), so every inner loop is a SIMD loop across 
 make LLVM actually emit SIMD code for those loops (each worth ~2-4x): every scratch array is its
 own calloc'd buffer (`workers.kernels.simd.zeros`: LLVM then knows the arrays do not alias), the
 SLP vectoriser (off in numba by default) is switched on while this kernel compiles (the loops have
-the constant trip count LANES and get unrolled fully, which only SLP re-vectorises), and the
+the constant trip count LANES and get unrolled fully, which only SLP re-vectorises; the price:
+a chunk of fewer than LANES nets still computes LANES lanes), and the
 logistic function (and tanh(x) = 2 f(2x) - 1) is the shared branch-free polynomial of `simd`,
 because libm's exp does not vectorise. Multiply-adds may fuse (FMA). Lanes of a chunk run their b-th
 sequences in lock step up to the longest; a lane past its own end computes on padding, but its

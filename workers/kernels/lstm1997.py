@@ -34,7 +34,10 @@ The compiled loop (`_run`) is an orchestrator of inlined stages named after thes
 `backprop_slot`, per sequence (or after each step with a slot) `update`. Speed: the K nets run in
 chunks of up to ``LANES`` lanes, one net per lane, the lane index innermost in every internal
 array (`workers.kernels.simd`); the lane loops have a run-time trip count, which LLVM's loop
-vectoriser turns into SIMD code. Inputs
+vectoriser turns into SIMD code. (The baselines' kernel fixes its chunk at a constant 16 lanes
+instead, for LLVM's SLP vectoriser: their loops are short, a few hidden units each. Here a chunk is
+``min(K, 64)`` lanes, so K=1 computes one lane, not 64, and at K=64 the loops run close to the
+ceiling of their load-FMA-store pattern, `benchmarks.roofline`.) Inputs
 arrive as sparse (index, value) pairs: with few input units (``I <= 8 A``) each step's pairs
 become dense SIMD columns ("dense"), otherwise each lane gathers its A columns ("sparse").
 
