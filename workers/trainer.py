@@ -30,7 +30,7 @@ test run with subnormal floats flushed to zero (`workers.cpu_modes.flush_denorma
 BPTT gradients otherwise slow the float32 Elman kernel several times over).
 
 No Ray, Optuna or SQL here: Ray, the tests and the command line all call `train`. (Size note:
-~530 lines, over the usual ~400: `train` is the one pure function of the protocol, blocks,
+~550 lines, over the usual ~400: `train` is the one pure function of the protocol, blocks,
 stopping readings and replays in one place; the evaluation helpers below serve only it.)
 """
 

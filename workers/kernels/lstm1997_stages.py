@@ -12,7 +12,7 @@ gradient of the current sequence. `Cols` lists the existing weights (mask 1) of 
 loops skip absent connections. `update` applies a gradient and can be called after any step
 (`clear_gradient` then starts the next step's).
 
-Size note: ~450 lines, over the usual ~400, because the forward step and the error-slot backprop
+Size note: ~480 lines, over the usual ~400, because the forward step and the error-slot backprop
 each carry both input modes (dense SIMD columns, sparse per-lane gathers) side by side; splitting
 them across files would separate a stage's two variants.
 """
