@@ -5,7 +5,8 @@
 already stored resumes where it stopped, so a reproduction spreads over sittings: stop it any
 time, run it again later. Then it writes ``benchmarks/results/paper.md``: one line per LSTM row
 of the paper's Tables 1-9 (`workers.tasks.paper_rows`), every row present (a row no study has
-trained yet says so), with
+trained yet says so), then a table of the baseline nets (``studies/paper/baselines/``: Elman
+with full BPTT on the paper's protocol) beside the paper's verdict on other methods; with
 
 * seeds solved under the spec's reading (the literal stopping rule in every paper spec);
 * mean and median sequences to success over the solved seeds, and the median under the two
@@ -39,7 +40,15 @@ from sqlalchemy.orm import Session
 from benchmarks import git_commit
 from study.schema import SeedRow, StudyRow, TrialRow
 from study.storage import make_engine
-from workers.tasks.paper_rows import ROWS, row_for
+from workers.config import LR
+from workers.tasks.paper_rows import (
+    BASELINE_VERDICTS,
+    ROWS,
+    PaperRow,
+    baseline_row_for,
+    experiment,
+    row_for,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "studies" / "paper"
@@ -55,8 +64,13 @@ def launch(spec: Path, storage: str, extra: list[str]) -> int:
     return subprocess.run([*cmd, str(spec), "--storage", storage, *extra], cwd=ROOT).returncode
 
 
-def collect(storage: str) -> dict[str, dict[str, Any]]:
-    """Per paper row key: the studies, budgets and seed rows of every finished trial on it."""
+Baselines = dict[tuple[str, str, int, float], dict[str, Any]]
+"""(paper row key, model, weights, lr) -> the budgets and seed rows of a baseline's trials."""
+
+
+def collect(storage: str) -> tuple[dict[str, dict[str, Any]], Baselines]:
+    """Per paper row key: the studies, budgets and seed rows of every finished LSTM trial on
+    it; and per baseline net on a paper row's task (`baseline_row_for`) the same."""
     engine = make_engine(storage, read_only=True)
     stmt = (
         select(StudyRow.name, StudyRow.task, TrialRow.config, SeedRow)
@@ -64,21 +78,30 @@ def collect(storage: str) -> dict[str, dict[str, Any]]:
         .join(SeedRow, SeedRow.trial_id == TrialRow.id)
         .where(TrialRow.state == "COMPLETE")
     )
-    out: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"studies": set(), "budgets": set(), "seeds": []}
-    )
+
+    def empty() -> dict[str, Any]:
+        return {"studies": set(), "budgets": set(), "seeds": []}
+
+    out: dict[str, dict[str, Any]] = defaultdict(empty)
+    base: Baselines = defaultdict(empty)
     with Session(engine) as session:
         for study, task, config, seed in session.execute(stmt):
             config = json.loads(config) if isinstance(config, str) else config
             row = row_for(task, config)
-            if row is None:
+            if row is not None:
+                got = out[row.key]
+            elif (brow := baseline_row_for(task, config)) is not None:
+                trained = config.get("trained") or {}
+                name = trained.get("name") or (config.get("model") or {}).get("name", "?")
+                lr = float(trained.get(LR, config.get(LR)) or "nan")
+                got = base[(brow.key, name, int(trained.get("weights") or 0), lr)]
+            else:
                 continue
-            got = out[row.key]
             got["studies"].add(study)
             got["budgets"].add(int(config.get("max_sequences") or 0))
             got["seeds"].append(seed)
     engine.dispose()
-    return out
+    return out, base
 
 
 def _median(xs: list[int | None]) -> float | None:
@@ -96,7 +119,7 @@ def _fmt(x: Any, digits: int = 0) -> str:
 
 def report(storage: str) -> list[str]:
     """The lines of paper.md (every paper row, measured or marked as not run)."""
-    got = collect(storage)
+    got, base = collect(storage)
     commit = git_commit()
     cols = ["row", "table", "task", "net", "seeds", "budget", "solved", "mean", "median",
             "median mae", "median frac99", "test wrong", "paper mean", "paper success",
@@ -148,6 +171,64 @@ def report(storage: str) -> list[str]:
             _fmt(ratio, 2),
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    return lines + baseline_lines(got, base)
+
+
+def _best_lstm(got: dict[str, dict[str, Any]], row: PaperRow) -> str:
+    """Our LSTM's most seeds solved by one row on the task and parameters of ``row``."""
+    best: tuple[float, str] | None = None
+    for other in ROWS:
+        lstm = got.get(other.key)
+        if lstm and (other.task, other.params) == (row.task, row.params):
+            n, ok = len(lstm["seeds"]), sum(s.solved for s in lstm["seeds"])
+            if best is None or ok / n > best[0]:
+                best = (ok / n, f"{ok}/{n} ({other.key})")
+    return best[1] if best is not None else "not run"
+
+
+def baseline_lines(got: dict[str, dict[str, Any]], base: Baselines) -> list[str]:
+    """The baseline table: each baseline net measured on a paper row's task, beside our LSTM's
+    best row on that task and the paper's verdict on other methods (`BASELINE_VERDICTS`)."""
+    cols = ["exp.", "task", "net", "weights", "lr", "seeds", "budget", "solved", "mean",
+            "median mae", "median frac99", "test wrong", "our LSTM (best row)",
+            "the paper on baselines"]  # fmt: skip
+    lines = [
+        "",
+        "## Baselines on the paper's protocol",
+        "",
+        "Other nets on the tasks of the rows named, trained like the LSTM (on-line SGD, one"
+        " sequence per update, the same stopping rule, readings and final test; specs in"
+        " `studies/paper/baselines/`), sized by weight count like the experiment's LSTM. our"
+        " LSTM: the most seeds solved by one of its rows above (that row in brackets)."
+        " Experiments without a measured baseline are not listed.",
+        "",
+        "| " + " | ".join(cols) + " |",
+        "|" + "---|" * len(cols),
+    ]
+    order = {row.key: i for i, row in enumerate(ROWS)}
+    by_key = {row.key: row for row in ROWS}
+    for (key, name, weights, lr), g in sorted(
+        base.items(), key=lambda kv: (order[kv[0][0]], kv[0])
+    ):
+        row, seeds = by_key[key], g["seeds"]
+        solved = [s.sequences_to_solve for s in seeds if s.solved]
+        cells = [
+            experiment(row),
+            ", ".join(f"{k}={v}" for k, v in row.params.items()) or "-",
+            name,
+            _fmt(weights),
+            f"{lr:g}",
+            str(len(seeds)),
+            "/".join(_fmt(b) for b in sorted(g["budgets"])),
+            f"{len(solved)}/{len(seeds)}",
+            _fmt(statistics.fmean(solved) if solved else None),
+            _fmt(_median([s.seq_mae for s in seeds])),
+            _fmt(_median([s.seq_frac99 for s in seeds])),
+            _fmt(_median([s.test_wrong for s in seeds])),
+            _best_lstm(got, row),
+            BASELINE_VERDICTS.get(experiment(row), "-"),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
@@ -166,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     if not args.report_only:
         only = [s for s in args.only.split(",") if s]
-        specs = sorted(SPECS.glob("*.toml"))
+        specs = sorted(SPECS.glob("*.toml")) + sorted((SPECS / "baselines").glob("*.toml"))
         for spec in (s for s in specs if not only or any(o in s.name for o in only)):
             if launch(spec, args.storage, extra) != 0:
                 failed.append(spec.name)

@@ -1,8 +1,9 @@
 """`make reproduce`'s report (`benchmarks.reproduce`): every paper row, measured or marked.
 
-A tiny Exp. 1 study (two of Table 1's rows, 2 seeds, 250 sequences) is launched for real into
-SQLite; the report then has those rows measured from its seed rows, and every other row of
-Tables 1-9 marked "not run", with the paper's numbers beside each.
+A tiny Exp. 1 study (two of Table 1's rows, 2 seeds, 250 sequences) and a tiny Elman baseline
+on the same task are launched for real into SQLite; the report then has those rows measured
+from their seed rows, every other row of Tables 1-9 marked "not run" with the paper's numbers
+beside each, and the baseline in its own table beside the paper's verdict on Table 1's baselines.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.reproduce import main
-from workers.tasks.paper_rows import ROWS, row_for
+from workers.tasks.paper_rows import BASELINE_VERDICTS, ROWS, baseline_row_for, row_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_LR = """\
@@ -42,6 +43,15 @@ blocks = 3
 cells_per_block = 2
 """
 
+BASELINE = """\
+name = "repro-elman"
+task = "embedded_reber"
+models = ["elman"]
+seeds = 2
+max_sequences = 250
+paper_experiment = "1"
+"""
+
 
 def test_report_has_every_paper_row_and_measures_the_ones_run(tmp_path: Path) -> None:
     spec = tmp_path / "reber.toml"
@@ -53,16 +63,17 @@ def test_report_has_every_paper_row_and_measures_the_ones_run(tmp_path: Path) ->
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
-    default = tmp_path / "default.toml"
-    default.write_text(DEFAULT_LR)
-    out = subprocess.run(
-        [sys.executable, "-m", "study.cli", str(default), "--storage", url, "--no-progress"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert out.returncode == 0, out.stdout + out.stderr
+    for name, text in (("default.toml", DEFAULT_LR), ("elman.toml", BASELINE)):
+        (tmp_path / name).write_text(text)
+        out = subprocess.run(
+            [sys.executable, "-m", "study.cli", str(tmp_path / name), "--storage", url,
+             "--no-progress"], cwd=ROOT, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stdout + out.stderr
     report = tmp_path / "paper.md"
     assert main(["--storage", url, "--report-only", "--out", str(report)]) == 0
-    lines = [ln for ln in report.read_text().splitlines() if ln.startswith("| ")][1:]
+    paper, baselines = report.read_text().split("## Baselines on the paper's protocol")
+    lines = [ln for ln in paper.splitlines() if ln.startswith("| ")][1:]
     assert [ln.split(" | ")[0].strip("| ") for ln in lines] == [r.key for r in ROWS]
     by_key = {ln.split(" | ")[0].strip("| "): ln.split(" | ") for ln in lines}
     con = sqlite3.connect(db)
@@ -71,7 +82,9 @@ def test_report_has_every_paper_row_and_measures_the_ones_run(tmp_path: Path) ->
         " ON s.trial_id = t.id GROUP BY t.id"
     ).fetchall()
     con.close()
-    assert len(solved) == 3
+    elman = [(json.loads(c), n) for c, n in solved if json.loads(c)["model"]["name"] == "elman"]
+    solved = [(c, n) for c, n in solved if json.loads(c)["model"]["name"] != "elman"]
+    assert len(solved) == 3 and len(elman) == 1
     per_row: dict[str, list[int]] = {}
     for config, n in solved:
         cfg = json.loads(config)
@@ -92,6 +105,26 @@ def test_report_has_every_paper_row_and_measures_the_ones_run(tmp_path: Path) ->
         assert by_key[key][4] == "not run"
     assert by_key["4-2"][2] == "T=500" and by_key["1-5"][2] == "-"  # the row's task parameters
     assert "8,440" in " ".join(by_key["1-5"])
+    # the baseline: never a paper row, its own line beside our best LSTM row and the paper's word
+    ((cfg, n),) = elman
+    assert row_for("embedded_reber", cfg) is None
+    assert baseline_row_for("embedded_reber", cfg) is not None
+    rows = [ln.split(" | ") for ln in baselines.splitlines() if ln.startswith("| 1 ")]
+    assert len(rows) == 1, baselines
+    ((exp, task, net, weights, lr, seeds, budget, ok, *_, ours, verdict),) = rows
+    assert (exp, task) == ("| 1", "-")
+    assert (net, weights, lr, seeds, budget) == ("elman", "293", "0.1", "2", "250")
+    assert ok == f"{n}/2" and ours.endswith(")") and "/" in ours
+    assert verdict.strip(" |") == BASELINE_VERDICTS["1"]
+
+
+def test_a_baseline_belongs_to_its_task_row_only_on_the_paper_protocol() -> None:
+    cfg = {"model": {"name": "gru"}, "task_params": {"T": 500}, "trained": {"name": "gru"}}
+    row = baseline_row_for("adding", cfg)
+    assert row is not None and row.key == "4-2"
+    assert baseline_row_for("adding", {**cfg, "protocol": "modern"}) is None
+    assert baseline_row_for("adding", {**cfg, "task_params": {"T": 200}}) is None
+    assert baseline_row_for("adding", {**cfg, "model": {"name": "lstm1997"}, "trained": {}}) is None
 
 
 def test_a_measured_variant_is_never_counted_in_a_paper_row() -> None:

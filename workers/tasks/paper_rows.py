@@ -11,6 +11,10 @@ measured. ``success`` is None where the paper states no success rate (Exp. 2c-6 
 over trials and mention no failures). `match` finds the row of a net; `row_for` the row of a
 stored trial configuration (`trained_net` resolves what it trained with).
 
+`BASELINE_VERDICTS` holds what the paper says of other methods on each experiment, and
+`baseline_row_for` the paper row (the task and its parameters) a baseline trial trained on,
+for the report's baseline table.
+
 Example:
     >>> row = match("embedded_reber", {"sets": "fixed", "target": "next"}, 3, 2, 0.5)
     >>> row.key, row.sequences, row.success
@@ -135,6 +139,31 @@ ROWS: tuple[PaperRow, ...] = (
 """Every LSTM row of Tables 1-9, in the paper's order."""
 
 
+BASELINE_VERDICTS: dict[str, str] = {
+    "1": "Table 1: Elman (15 hidden, ~435 weights) 0% after > 200,000; RTRL (3-12 hidden) "
+    "'some fraction' after 25,000-173,000; RCC 50% after 182,000",
+    "2a": "Table 2 (p = 100): RTRL and BPTT (100 hidden, 10,404 weights) 0% after > 5,000,000; "
+    "the chunker 33% after 32,400",
+    "2b": "Sec. 5.2: BPTT, RTRL and the chunker all failed",
+    "2c": "Table 3: not run ('BPTT, RTRL ... have no chance')",
+    "3a": "Sec. 5.3: compared only with random weight guessing (faster than any published "
+    "method; no numbers given)",
+    "3b": "Sec. 5.3: as 3a",
+    "3c": "Sec. 5.3: guessing cannot solve 3c quickly",
+    "4": "Sec. 5.4: not run ('never been solved by other recurrent net algorithms')",
+    "5": "Sec. 5.5: not run",
+    "6a": "Sec. 5.6: not run ('never been solved by previous algorithms')",
+    "6b": "Sec. 5.6: not run ('never been solved by previous algorithms')",
+}
+"""What the paper reports for methods other than LSTM, per experiment (`experiment`)."""
+
+
+def experiment(row: PaperRow) -> str:
+    """The experiment a row belongs to, as `BASELINE_VERDICTS` names it: ``1-5`` -> ``1``,
+    ``2c-3`` -> ``2c``, ``3a-1`` -> ``3a``, ``6a`` -> ``6a``."""
+    return row.key.split("-")[0]
+
+
 def match(
     task: str, params: dict[str, Any], blocks: int, cells_per_block: int, lr: float
 ) -> PaperRow | None:
@@ -209,3 +238,29 @@ def _departs_from_paper(cfg: dict[str, Any], setup: Any) -> bool:
         return True
     init = trained.get("init_range", cfg.get("init_range"))
     return init is not None and not math.isclose(float(init), setup.init_range, rel_tol=1e-9)
+
+
+def baseline_row_for(task: str, config: dict[str, Any] | str) -> PaperRow | None:
+    """The paper row whose task and task parameters a baseline trial trained on (another model
+    than the 1997 LSTM, on the paper's protocol and output delta), or None. A task with several
+    rows at the same parameters (Exp. 1's five nets) gives its first row.
+
+    Example:
+        >>> cfg = {"model": {"name": "elman"}, "task_params": {"T": 100}}
+        >>> baseline_row_for("adding", cfg).key, baseline_row_for("adding", {}) is None
+        ('4-1', True)
+    """
+    from workers.tasks import make_task
+
+    cfg: dict[str, Any] = json.loads(config) if isinstance(config, str) else dict(config or {})
+    trained, model = cfg.get("trained") or {}, cfg.get("model") or {}
+    if trained.get("name", model.get("name", "lstm1997")) == "lstm1997":
+        return None
+    for key in ("output_delta", "protocol"):
+        if (trained.get(key) or cfg.get(key) or "paper") != "paper":
+            return None
+    params = make_task(task, **(cfg.get("task_params") or {})).params()
+    for row in ROWS:
+        if row.task == task and all(params.get(k) == v for k, v in row.params.items()):
+            return row
+    return None
