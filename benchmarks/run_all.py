@@ -4,7 +4,8 @@ In order: trainer_speed, roofline, kernel_ab (the kernels against the commit bef
 `workers/kernels/` package), denormals, ray_scaling, map_time (default mode: the stratified sample
 and the projection), successor_speed, dashboard_query (a colleague's module: its ``main()`` is
 called when it can be imported, otherwise it is skipped with a message), real_reference (1-NN
-accuracies on the real-data tasks) and exp1_variants (Exp. 1's Table 1 rows and variants). Each
+accuracies on the real-data tasks), exp1_variants (Exp. 1's Table 1 rows and variants) and
+exp1_diagnosis (where Exp. 1's failing seeds go wrong). Each
 writes its table to benchmarks/results/. Every benchmark runs as ``sys.executable -m
 benchmarks.<name>`` in a subprocess, so one benchmark's threads, numba caches and Ray session
 cannot leak into the next one's timings.
@@ -39,6 +40,7 @@ BENCHES: tuple[tuple[str, str, bool], ...] = (
     ("dashboard_query", "dashboard_query.md", False),
     ("real_reference", "real_reference.md", False),
     ("exp1_variants", "exp1_variants.md", True),
+    ("exp1_diagnosis", "exp1_diagnosis.md", False),
 )
 CALL_MAIN = "import sys, benchmarks.{0} as m; sys.exit(m.main() or 0)"
 PROBE = "import benchmarks.{0} as m; assert callable(m.main)"
