@@ -5,8 +5,10 @@
 already stored resumes where it stopped, so a reproduction spreads over sittings: stop it any
 time, run it again later. Then it writes ``benchmarks/results/paper.md``: one line per LSTM row
 of the paper's Tables 1-9 (`workers.tasks.paper_rows`), every row present (a row no study has
-trained yet says so), then a table of the baseline nets (``studies/paper/baselines/``: Elman
-with full BPTT on the paper's protocol) beside the paper's verdict on other methods; with
+trained yet says so), then a table of the measured variants of those rows (one change to the
+paper's setup, e.g. ``studies/paper/variants/``), then a table of the baseline nets
+(``studies/paper/baselines/``: Elman with full BPTT on the paper's protocol) beside the
+paper's verdict on other methods; with
 
 * seeds solved under the spec's reading (the literal stopping rule in every paper spec);
 * mean and median sequences to success over the solved seeds, and the median under the two
@@ -47,7 +49,7 @@ from workers.tasks.paper_rows import (
     PaperRow,
     baseline_row_for,
     experiment,
-    row_for,
+    variant_of,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,11 +68,14 @@ def launch(spec: Path, storage: str, extra: list[str]) -> int:
 
 Baselines = dict[tuple[str, str, int, float], dict[str, Any]]
 """(paper row key, model, weights, lr) -> the budgets and seed rows of a baseline's trials."""
+Variants = dict[tuple[str, str], dict[str, Any]]
+"""(paper row key, how it departs) -> the budgets and seed rows of a measured variant."""
 
 
-def collect(storage: str) -> tuple[dict[str, dict[str, Any]], Baselines]:
+def collect(storage: str) -> tuple[dict[str, dict[str, Any]], Baselines, Variants]:
     """Per paper row key: the studies, budgets and seed rows of every finished LSTM trial on
-    it; and per baseline net on a paper row's task (`baseline_row_for`) the same."""
+    it; per measured variant of a row (`variant_of`) and per baseline net on a paper row's task
+    (`baseline_row_for`) the same."""
     engine = make_engine(storage, read_only=True)
     stmt = (
         select(StudyRow.name, StudyRow.task, TrialRow.config, SeedRow)
@@ -84,12 +89,15 @@ def collect(storage: str) -> tuple[dict[str, dict[str, Any]], Baselines]:
 
     out: dict[str, dict[str, Any]] = defaultdict(empty)
     base: Baselines = defaultdict(empty)
+    variants: Variants = defaultdict(empty)
     with Session(engine) as session:
         for study, task, config, seed in session.execute(stmt):
             config = json.loads(config) if isinstance(config, str) else config
-            row = row_for(task, config)
-            if row is not None:
-                got = out[row.key]
+            found = variant_of(task, config)
+            if found is not None and not found[1]:
+                got = out[found[0].key]
+            elif found is not None:
+                got = variants[(found[0].key, ", ".join(found[1]))]
             elif (brow := baseline_row_for(task, config)) is not None:
                 trained = config.get("trained") or {}
                 name = trained.get("name") or (config.get("model") or {}).get("name", "?")
@@ -101,7 +109,7 @@ def collect(storage: str) -> tuple[dict[str, dict[str, Any]], Baselines]:
             got["budgets"].add(int(config.get("max_sequences") or 0))
             got["seeds"].append(seed)
     engine.dispose()
-    return out, base
+    return out, base, variants
 
 
 def _median(xs: list[int | None]) -> float | None:
@@ -119,7 +127,7 @@ def _fmt(x: Any, digits: int = 0) -> str:
 
 def report(storage: str) -> list[str]:
     """The lines of paper.md (every paper row, measured or marked as not run)."""
-    got, base = collect(storage)
+    got, base, variants = collect(storage)
     commit = git_commit()
     cols = ["row", "table", "task", "net", "seeds", "budget", "solved", "mean", "median",
             "median mae", "median frac99", "test wrong", "paper mean", "paper success",
@@ -171,7 +179,57 @@ def report(storage: str) -> list[str]:
             _fmt(ratio, 2),
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    return lines + baseline_lines(got, base)
+    return lines + variant_lines(got, variants) + baseline_lines(got, base)
+
+
+def variant_lines(got: dict[str, dict[str, Any]], variants: Variants) -> list[str]:
+    """The measured variants: a paper row's net trained with one change to its setup (e.g.
+    `studies/paper/variants/`), each beside the row's paper-setup result and the paper's mean."""
+    cols = ["row", "task", "net", "variant", "seeds", "budget", "solved", "mean", "median",
+            "median mae", "median frac99", "test wrong", "paper setup solved / mean",
+            "paper mean", "ratio"]  # fmt: skip
+    lines = [
+        "",
+        "## Measured variants",
+        "",
+        "A paper row's net, task and learning rate with one change to the paper's setup"
+        " (`workers.tasks.paper_rows.departures`), stored in the same database; never pooled"
+        " into the row above. Columns as above; ratio: the variant's mean / the paper's.",
+        "",
+        "| " + " | ".join(cols) + " |",
+        "|" + "---|" * len(cols),
+    ]
+    order = {row.key: i for i, row in enumerate(ROWS)}
+    by_key = {row.key: row for row in ROWS}
+    for (key, how), g in sorted(variants.items(), key=lambda kv: (order[kv[0][0]], kv[0][1])):
+        row, seeds = by_key[key], g["seeds"]
+        solved = [s.sequences_to_solve for s in seeds if s.solved]
+        mean = statistics.fmean(solved) if solved else None
+        paper_setup = "not run"
+        if (own := got.get(key)) is not None:
+            ok = [s.sequences_to_solve for s in own["seeds"] if s.solved]
+            paper_setup = (
+                f"{len(ok)}/{len(own['seeds'])} / {_fmt(statistics.fmean(ok) if ok else None)}"
+            )
+        cells = [
+            key,
+            ", ".join(f"{k}={v}" for k, v in row.params.items()) or "-",
+            f"{row.blocks}x{row.cells_per_block} lr {row.lr:g}",
+            how,
+            str(len(seeds)),
+            "/".join(_fmt(b) for b in sorted(g["budgets"])),
+            f"{len(solved)}/{len(seeds)}",
+            _fmt(mean),
+            _fmt(_median(solved)),
+            _fmt(_median([s.seq_mae for s in seeds])),
+            _fmt(_median([s.seq_frac99 for s in seeds])),
+            _fmt(_median([s.test_wrong for s in seeds])),
+            paper_setup,
+            _fmt(row.sequences),
+            _fmt(mean / row.sequences if mean is not None and row.sequences else None, 2),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def _best_lstm(got: dict[str, dict[str, Any]], row: PaperRow) -> str:
@@ -247,7 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     if not args.report_only:
         only = [s for s in args.only.split(",") if s]
-        specs = sorted(SPECS.glob("*.toml")) + sorted((SPECS / "baselines").glob("*.toml"))
+        specs = [
+            p for d in ("", "variants", "baselines") for p in sorted((SPECS / d).glob("*.toml"))
+        ]
         for spec in (s for s in specs if not only or any(o in s.name for o in only)):
             if launch(spec, args.storage, extra) != 0:
                 failed.append(spec.name)

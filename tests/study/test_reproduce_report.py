@@ -51,6 +51,15 @@ seeds = 2
 max_sequences = 250
 paper_experiment = "1"
 """
+VARIANT = """\
+name = "repro-no-fprime"
+task = "embedded_reber"
+models = ["lstm1997"]
+seeds = 2
+max_sequences = 250
+output_delta = "no_fprime"
+"""
+"""Row 1-2's net (the paper's default) with one change: a measured variant, not row 1-2."""
 
 
 def test_report_has_every_paper_row_and_measures_the_ones_run(tmp_path: Path) -> None:
@@ -63,7 +72,9 @@ def test_report_has_every_paper_row_and_measures_the_ones_run(tmp_path: Path) ->
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
-    for name, text in (("default.toml", DEFAULT_LR), ("elman.toml", BASELINE)):
+    for name, text in (
+        ("default.toml", DEFAULT_LR), ("elman.toml", BASELINE), ("variant.toml", VARIANT)
+    ):  # fmt: skip
         (tmp_path / name).write_text(text)
         out = subprocess.run(
             [sys.executable, "-m", "study.cli", str(tmp_path / name), "--storage", url,
@@ -72,7 +83,8 @@ def test_report_has_every_paper_row_and_measures_the_ones_run(tmp_path: Path) ->
         assert out.returncode == 0, out.stdout + out.stderr
     report = tmp_path / "paper.md"
     assert main(["--storage", url, "--report-only", "--out", str(report)]) == 0
-    paper, baselines = report.read_text().split("## Baselines on the paper's protocol")
+    paper, rest = report.read_text().split("## Measured variants")
+    variants, baselines = rest.split("## Baselines on the paper's protocol")
     lines = [ln for ln in paper.splitlines() if ln.startswith("| ")][1:]
     assert [ln.split(" | ")[0].strip("| ") for ln in lines] == [r.key for r in ROWS]
     by_key = {ln.split(" | ")[0].strip("| "): ln.split(" | ") for ln in lines}
@@ -83,8 +95,10 @@ def test_report_has_every_paper_row_and_measures_the_ones_run(tmp_path: Path) ->
     ).fetchall()
     con.close()
     elman = [(json.loads(c), n) for c, n in solved if json.loads(c)["model"]["name"] == "elman"]
-    solved = [(c, n) for c, n in solved if json.loads(c)["model"]["name"] != "elman"]
-    assert len(solved) == 3 and len(elman) == 1
+    variant = [(json.loads(c), n) for c, n in solved if json.loads(c)["output_delta"]]
+    solved = [(c, n) for c, n in solved if (json.loads(c)["model"]["name"], json.loads(c)[
+        "output_delta"]) == ("lstm1997", None)]  # fmt: skip
+    assert len(solved) == 3 and len(elman) == 1 and len(variant) == 1
     per_row: dict[str, list[int]] = {}
     for config, n in solved:
         cfg = json.loads(config)
@@ -105,6 +119,15 @@ def test_report_has_every_paper_row_and_measures_the_ones_run(tmp_path: Path) ->
         assert by_key[key][4] == "not run"
     assert by_key["4-2"][2] == "T=500" and by_key["1-5"][2] == "-"  # the row's task parameters
     assert "8,440" in " ".join(by_key["1-5"])
+    # the variant: its own line under the row it varies, beside that row's paper-setup result
+    ((cfg, n),) = variant
+    assert row_for("embedded_reber", cfg) is None
+    vrows = [ln.split(" | ") for ln in variants.splitlines() if ln.startswith("| 1-2 ")]
+    assert len(vrows) == 1, variants
+    v = vrows[0]
+    assert (v[2], v[3], v[4], v[5], v[6]) == ("3x2 lr 0.1", "output delta no_fprime", "2", "250",
+                                              f"{n}/2")  # fmt: skip
+    assert v[12].startswith(f"{sum(per_row['1-2'])}/4 / ") and v[13] == "21,730"
     # the baseline: never a paper row, its own line beside our best LSTM row and the paper's word
     ((cfg, n),) = elman
     assert row_for("embedded_reber", cfg) is None

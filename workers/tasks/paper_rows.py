@@ -207,7 +207,23 @@ def trained_net(task: str, config: dict[str, Any] | str) -> tuple[float, float, 
 
 def row_for(task: str, config: dict[str, Any] | str) -> PaperRow | None:
     """The paper row a stored trial configuration trained (`trained_net`), or None (another
-    model, or a configuration the paper has no row for)."""
+    model, a configuration the paper has no row for, or a measured variant: `variant_of`)."""
+    found = variant_of(task, config)
+    return found[0] if found is not None and not found[1] else None
+
+
+def variant_of(task: str, config: dict[str, Any] | str) -> tuple[PaperRow, list[str]] | None:
+    """The paper row whose task, parameters, topology and learning rate a 1997-LSTM trial
+    trained, and how it departs from that row's setup (`departures`; empty: the row itself),
+    or None.
+
+    Example:
+        >>> cfg = {"task_params": {"T": 100}, "model": {"name": "lstm1997"},
+        ...        "output_delta": "no_fprime"}
+        >>> row, how = variant_of("adding", cfg)
+        >>> row.key, how, row_for("adding", cfg) is None
+        ('4-1', ['output delta no_fprime'], True)
+    """
     from workers.tasks import make_task
 
     blocks, cells, lr = trained_net(task, config)
@@ -215,29 +231,35 @@ def row_for(task: str, config: dict[str, Any] | str) -> PaperRow | None:
         return None
     cfg: dict[str, Any] = json.loads(config) if isinstance(config, str) else dict(config or {})
     made = make_task(task, **(cfg.get("task_params") or {}))
-    if _departs_from_paper(cfg, made.paper):
-        return None
-    return match(task, made.params(), int(blocks), int(cells), lr)
+    row = match(task, made.params(), int(blocks), int(cells), lr)
+    return None if row is None else (row, departures(cfg, made.paper))
 
 
-def _departs_from_paper(cfg: dict[str, Any], setup: Any) -> bool:
-    """Whether a trial trained a variant of the paper's setup rather than the setup itself: an
-    output delta without f', the modern protocol, another init range, gates, a forget gate,
-    gate biases or gradient other than the paper's. Such a trial is a
-    measured variant (e.g. `studies/paper/variants/`), never counted in a paper row."""
+def departures(cfg: dict[str, Any], setup: Any) -> list[str]:
+    """How a trial departs from the paper's setup, one phrase per change: an output delta without
+    f', the modern protocol, another init range, gates, a forget gate, gate biases or gradient.
+    Such a trial is a measured variant (e.g. `studies/paper/variants/`), never counted in a paper
+    row."""
     trained, model = cfg.get("trained") or {}, cfg.get("model") or {}
-    if (trained.get("output_delta") or cfg.get("output_delta") or "paper") != "paper":
-        return True
-    if (trained.get("protocol") or cfg.get("protocol") or "paper") != "paper":
-        return True
-    if model.get("gate_bias") not in (None, "paper") or model.get("gradient") not in (
-        None, "truncated",
-    ):  # fmt: skip
-        return True
-    if model.get("gates") not in (None, setup.gates) or model.get("forget_gate"):
-        return True
+    out = []
+    delta = trained.get("output_delta") or cfg.get("output_delta") or "paper"
+    if delta != "paper":
+        out.append(f"output delta {delta}")
+    protocol = trained.get("protocol") or cfg.get("protocol") or "paper"
+    if protocol != "paper":
+        out.append(f"protocol {protocol}")
+    if model.get("gate_bias") not in (None, "paper"):
+        out.append(f"gate bias {model['gate_bias']}")
+    if model.get("gradient") not in (None, "truncated"):
+        out.append(f"gradient {model['gradient']}")
+    if model.get("gates") not in (None, setup.gates):
+        out.append(f"gates {model['gates']}")
+    if model.get("forget_gate"):
+        out.append("forget gate")
     init = trained.get("init_range", cfg.get("init_range"))
-    return init is not None and not math.isclose(float(init), setup.init_range, rel_tol=1e-9)
+    if init is not None and not math.isclose(float(init), setup.init_range, rel_tol=1e-9):
+        out.append(f"init range {float(init):g}")
+    return out
 
 
 def baseline_row_for(task: str, config: dict[str, Any] | str) -> PaperRow | None:
