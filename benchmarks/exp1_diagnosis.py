@@ -20,7 +20,7 @@ paper's pace (3,800-24,100 sequences in the paper). This benchmark looks inside 
 * **Biased cells and outputs** (Table 10's "all" instead of Exp. 1's "ga"): the outputs, which
   read only the cells, then need no cell made into a constant source (the paper's "abuse").
 
-The loop is the trainer's (`workers.trainer.train`): the same seed streams (init, data, test),
+The loop is the trainer's (`workers.trainer.train`): the same seed streams (`seed_streams`),
 fixed training/test sets, per-step updates through the compiled kernel; the report checks that
 its first passes at the 1000-sequence granularity equal ``train()``'s sequences to success on
 the same configuration.
@@ -47,9 +47,8 @@ from models.registry import build_model
 from workers.backends import KernelBackend, LaneBatch
 from workers.config import ModelSpec, TrialConfig
 from workers.tasks import make_task
-from workers.tasks.base import SequenceBatch
-from workers.tasks.embedded_reber import SYMBOLS
-from workers.trainer import longest_sequence, train
+from workers.tasks.embedded_reber import SYMBOLS, EmbeddedReber
+from workers.trainer import longest_sequence, seed_streams, train
 
 OUT = Path(__file__).resolve().parent / "results" / "exp1_diagnosis.md"
 SATURATED = 4.0
@@ -67,15 +66,6 @@ def _config(seeds: int, budget: int) -> TrialConfig:
     )
 
 
-def _ranked_ok(outputs: np.ndarray, b: SequenceBatch) -> np.ndarray:
-    """(n, E) bool: at each used step every legal successor's output beats every illegal one."""
-    assert b.legal is not None
-    o = outputs[:, : b.legal.shape[1]]
-    lo = np.where(b.legal, o, np.inf).min(axis=2)
-    hi = np.where(b.legal, -np.inf, o).max(axis=2)
-    return np.asarray((lo > hi) | (b.target_steps < 0))
-
-
 class Lanes:
     """K seeds of row 1-5 trained together as `train()` trains them."""
 
@@ -86,10 +76,7 @@ class Lanes:
         task = make_task(cfg.task, **cfg.task_params)
         setup = task.paper if bias is None else dataclasses.replace(task.paper, bias=bias)
         self.K, self.lr = cfg.seeds, float(cfg.lr or task.paper.lr)
-        streams = [np.random.SeedSequence(cfg.seed_of(i)).spawn(3) for i in range(self.K)]
-        init_rngs = [np.random.default_rng(st[0]) for st in streams]
-        self.data_rngs = [np.random.default_rng(st[1]) for st in streams]
-        test_rngs = [np.random.default_rng(st[2]) for st in streams]
+        init_rngs, self.data_rngs, test_rngs = seed_streams(cfg)
         drawn = [task.lane_sets(r) for r in test_rngs]  # the seed's fixed (training, test) sets
         self.pairs = [p for p in drawn if p is not None]
         self.model: Any = build_model(
@@ -119,13 +106,16 @@ class Lanes:
         ok = np.ones(self.K, dtype=bool)
         for which in (0, 1):
             out = self.outputs(which)
-            ok &= [bool(_ranked_ok(out[k], p[which]).all()) for k, p in enumerate(self.pairs)]
+            ok &= [
+                bool(EmbeddedReber.correct_steps(out[k], p[which]).all())
+                for k, p in enumerate(self.pairs)
+            ]
         return ok
 
     def errors(self, k: int, out: np.ndarray) -> dict[str, Any]:
         """Seed k's test strings wrong: in all, at the memory step, elsewhere; the top context."""
         b = self.pairs[k][1]
-        ok = _ranked_ok(out[k], b)
+        ok = EmbeddedReber.correct_steps(out[k], b)
         mem_step = b.lengths - 3  # the input before the repeated T/P predicts it
         rows = np.arange(b.n)
         local = ok.copy()

@@ -125,13 +125,65 @@ def _fmt(x: Any, digits: int = 0) -> str:
     return f"{x:,}" if isinstance(x, int) else str(x)
 
 
+ORDER = {row.key: i for i, row in enumerate(ROWS)}
+"""A paper row's place in the paper's order."""
+BY_KEY = {row.key: row for row in ROWS}
+MEASURED = ["seeds", "budget", "solved", "mean", "median", "median mae", "median frac99",
+            "test wrong"]  # fmt: skip
+"""The columns every table measures (`_measured`)."""
+
+
+def _task(row: PaperRow) -> str:
+    """A row's task parameters (``T=500``), or '-'."""
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in row.params.items()) or "-"  # fmt: skip
+
+
+def _net(row: PaperRow) -> str:
+    return f"{row.blocks}x{row.cells_per_block} lr {row.lr:g}"
+
+
+def _mean_solved(seeds: list[Any]) -> float | None:
+    """Mean sequences to success over the solved seeds (None if none solved)."""
+    solved = [s.sequences_to_solve for s in seeds if s.solved]
+    return statistics.fmean(solved) if solved else None
+
+
+def _measured(g: dict[str, Any]) -> list[str]:
+    """The `MEASURED` cells of one group of seed rows (its budgets and seeds)."""
+    seeds = g["seeds"]
+    solved = [s.sequences_to_solve for s in seeds if s.solved]
+    return [
+        str(len(seeds)),
+        "/".join(_fmt(b) for b in sorted(g["budgets"])),
+        f"{len(solved)}/{len(seeds)}",
+        _fmt(_mean_solved(seeds)),
+        _fmt(_median(solved)),
+        _fmt(_median([s.seq_mae for s in seeds])),
+        _fmt(_median([s.seq_frac99 for s in seeds])),
+        _fmt(_median([s.test_wrong for s in seeds])),
+    ]
+
+
+def _ratio(mean: float | None, row: PaperRow) -> str:
+    """Our mean over the paper's."""
+    return _fmt(mean / row.sequences if mean is not None and row.sequences else None, 2)
+
+
+def _table(title: str, intro: str, cols: list[str]) -> list[str]:
+    """A section's heading, its paragraph and the table's header."""
+    return ["", f"## {title}", "", intro, "", _line(cols), "|" + "---|" * len(cols)]
+
+
+def _line(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
 def report(storage: str) -> list[str]:
     """The lines of paper.md (every paper row, measured or marked as not run)."""
     got, base, variants = collect(storage)
     commit = git_commit()
-    cols = ["row", "table", "task", "net", "seeds", "budget", "solved", "mean", "median",
-            "median mae", "median frac99", "test wrong", "paper mean", "paper success",
-            "ratio"]  # fmt: skip
+    cols = ["row", "table", "task", "net", *MEASURED, "paper mean", "paper success", "ratio"]
     lines = [
         "# Reproduction of Hochreiter & Schmidhuber (1997), Tables 1-9 (LSTM rows)",
         "",
@@ -143,92 +195,44 @@ def report(storage: str) -> list[str]:
         " mean / median: sequences to success over solved seeds; median mae / frac99: the relaxed"
         " readings' first hit over the seeds that reached them; ratio: our mean / the paper's.",
         "",
-        "| " + " | ".join(cols) + " |",
+        _line(cols),
         "|" + "---|" * len(cols),
     ]
     for row in ROWS:
         g = got.get(row.key)
-        net = f"{row.blocks}x{row.cells_per_block} lr {row.lr:g}"
-        task = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-                         for k, v in row.params.items()) or "-"  # fmt: skip
         paper_success = _fmt(row.success, 2) if row.success is not None else "-"
         if g is None:
-            cells = [row.key, row.table, task, net, "not run", *["-"] * 7, _fmt(row.sequences),
-                     paper_success, "-"]  # fmt: skip
-            lines.append("| " + " | ".join(cells) + " |")
+            measured = ["not run", *["-"] * (len(MEASURED) - 1)]
+            lines.append(_line([row.key, row.table, _task(row), _net(row), *measured,
+                                _fmt(row.sequences), paper_success, "-"]))  # fmt: skip
             continue
-        seeds = g["seeds"]
-        solved = [s.sequences_to_solve for s in seeds if s.solved]
-        mean = statistics.fmean(solved) if solved else None
-        ratio = mean / row.sequences if mean is not None and row.sequences else None
-        cells = [
-            row.key,
-            row.table,
-            task,
-            net,
-            str(len(seeds)),
-            "/".join(_fmt(b) for b in sorted(g["budgets"])),
-            f"{len(solved)}/{len(seeds)}",
-            _fmt(mean),
-            _fmt(_median(solved)),
-            _fmt(_median([s.seq_mae for s in seeds])),
-            _fmt(_median([s.seq_frac99 for s in seeds])),
-            _fmt(_median([s.test_wrong for s in seeds])),
-            _fmt(row.sequences),
-            paper_success,
-            _fmt(ratio, 2),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append(_line([row.key, row.table, _task(row), _net(row), *_measured(g),
+                            _fmt(row.sequences), paper_success,
+                            _ratio(_mean_solved(g["seeds"]), row)]))  # fmt: skip
     return lines + variant_lines(got, variants) + baseline_lines(got, base)
 
 
 def variant_lines(got: dict[str, dict[str, Any]], variants: Variants) -> list[str]:
     """The measured variants: a paper row's net trained with one change to its setup (e.g.
     `studies/paper/variants/`), each beside the row's paper-setup result and the paper's mean."""
-    cols = ["row", "task", "net", "variant", "seeds", "budget", "solved", "mean", "median",
-            "median mae", "median frac99", "test wrong", "paper setup solved / mean",
+    cols = ["row", "task", "net", "variant", *MEASURED, "paper setup solved / mean",
             "paper mean", "ratio"]  # fmt: skip
-    lines = [
-        "",
-        "## Measured variants",
-        "",
+    lines = _table(
+        "Measured variants",
         "A paper row's net, task and learning rate with one change to the paper's setup"
         " (`workers.tasks.paper_rows.departures`), stored in the same database; never pooled"
         " into the row above. Columns as above; ratio: the variant's mean / the paper's.",
-        "",
-        "| " + " | ".join(cols) + " |",
-        "|" + "---|" * len(cols),
-    ]
-    order = {row.key: i for i, row in enumerate(ROWS)}
-    by_key = {row.key: row for row in ROWS}
-    for (key, how), g in sorted(variants.items(), key=lambda kv: (order[kv[0][0]], kv[0][1])):
-        row, seeds = by_key[key], g["seeds"]
-        solved = [s.sequences_to_solve for s in seeds if s.solved]
-        mean = statistics.fmean(solved) if solved else None
+        cols,
+    )
+    for (key, how), g in sorted(variants.items(), key=lambda kv: (ORDER[kv[0][0]], kv[0][1])):
+        row, own = BY_KEY[key], got.get(key)
         paper_setup = "not run"
-        if (own := got.get(key)) is not None:
-            ok = [s.sequences_to_solve for s in own["seeds"] if s.solved]
-            paper_setup = (
-                f"{len(ok)}/{len(own['seeds'])} / {_fmt(statistics.fmean(ok) if ok else None)}"
-            )
-        cells = [
-            key,
-            ", ".join(f"{k}={v}" for k, v in row.params.items()) or "-",
-            f"{row.blocks}x{row.cells_per_block} lr {row.lr:g}",
-            how,
-            str(len(seeds)),
-            "/".join(_fmt(b) for b in sorted(g["budgets"])),
-            f"{len(solved)}/{len(seeds)}",
-            _fmt(mean),
-            _fmt(_median(solved)),
-            _fmt(_median([s.seq_mae for s in seeds])),
-            _fmt(_median([s.seq_frac99 for s in seeds])),
-            _fmt(_median([s.test_wrong for s in seeds])),
-            paper_setup,
-            _fmt(row.sequences),
-            _fmt(mean / row.sequences if mean is not None and row.sequences else None, 2),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
+        if own is not None:
+            ok = sum(s.solved for s in own["seeds"])
+            paper_setup = f"{ok}/{len(own['seeds'])} / {_fmt(_mean_solved(own['seeds']))}"
+        mean = _mean_solved(g["seeds"])
+        lines.append(_line([key, _task(row), _net(row), how, *_measured(g), paper_setup,
+                            _fmt(row.sequences), _ratio(mean, row)]))  # fmt: skip
     return lines
 
 
@@ -247,46 +251,24 @@ def _best_lstm(got: dict[str, dict[str, Any]], row: PaperRow) -> str:
 def baseline_lines(got: dict[str, dict[str, Any]], base: Baselines) -> list[str]:
     """The baseline table: each baseline net measured on a paper row's task, beside our LSTM's
     best row on that task and the paper's verdict on other methods (`BASELINE_VERDICTS`)."""
-    cols = ["exp.", "task", "net", "weights", "lr", "seeds", "budget", "solved", "mean",
-            "median mae", "median frac99", "test wrong", "our LSTM (best row)",
+    cols = ["exp.", "task", "net", "weights", "lr", *MEASURED, "our LSTM (best row)",
             "the paper on baselines"]  # fmt: skip
-    lines = [
-        "",
-        "## Baselines on the paper's protocol",
-        "",
+    lines = _table(
+        "Baselines on the paper's protocol",
         "Other nets on the tasks of the rows named, trained like the LSTM (on-line SGD, one"
         " sequence per update, the same stopping rule, readings and final test; specs in"
         " `studies/paper/baselines/`), sized by weight count like the experiment's LSTM. our"
         " LSTM: the most seeds solved by one of its rows above (that row in brackets)."
         " Experiments without a measured baseline are not listed.",
-        "",
-        "| " + " | ".join(cols) + " |",
-        "|" + "---|" * len(cols),
-    ]
-    order = {row.key: i for i, row in enumerate(ROWS)}
-    by_key = {row.key: row for row in ROWS}
+        cols,
+    )
     for (key, name, weights, lr), g in sorted(
-        base.items(), key=lambda kv: (order[kv[0][0]], kv[0])
+        base.items(), key=lambda kv: (ORDER[kv[0][0]], kv[0])
     ):
-        row, seeds = by_key[key], g["seeds"]
-        solved = [s.sequences_to_solve for s in seeds if s.solved]
-        cells = [
-            experiment(row),
-            ", ".join(f"{k}={v}" for k, v in row.params.items()) or "-",
-            name,
-            _fmt(weights),
-            f"{lr:g}",
-            str(len(seeds)),
-            "/".join(_fmt(b) for b in sorted(g["budgets"])),
-            f"{len(solved)}/{len(seeds)}",
-            _fmt(statistics.fmean(solved) if solved else None),
-            _fmt(_median([s.seq_mae for s in seeds])),
-            _fmt(_median([s.seq_frac99 for s in seeds])),
-            _fmt(_median([s.test_wrong for s in seeds])),
-            _best_lstm(got, row),
-            BASELINE_VERDICTS.get(experiment(row), "-"),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
+        row = BY_KEY[key]
+        lines.append(_line([experiment(row), _task(row), name, _fmt(weights), f"{lr:g}",
+                            *_measured(g), _best_lstm(got, row),
+                            BASELINE_VERDICTS.get(experiment(row), "-")]))  # fmt: skip
     return lines
 
 

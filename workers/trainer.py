@@ -152,6 +152,16 @@ def block_size(task: Task) -> int:
     return B
 
 
+def seed_streams(
+    config: TrialConfig,
+) -> tuple[list[np.random.Generator], list[np.random.Generator], list[np.random.Generator]]:
+    """Each seed's three independent streams (initial weights, training data, tests), drawn
+    from its 63-bit seed (`TrialConfig.seed_of`): what makes a seed's run reproducible."""
+    streams = [np.random.SeedSequence(config.seed_of(i)).spawn(3) for i in range(config.seeds)]
+    init, data, test = ([np.random.default_rng(st[j]) for st in streams] for j in range(3))
+    return init, data, test
+
+
 def train(config: TrialConfig, progress: Progress | None = None) -> TrialResult:
     """Train ``config.seeds`` seeds of one configuration; see the module docstring."""
     with flush_denormals():
@@ -190,10 +200,7 @@ def _train(config: TrialConfig, progress: Progress | None) -> TrialResult:
         backend_name, device = choose_backend(config, eligible, int(info["weights"]), task.loss)
 
     seeds = [config.seed_of(i) for i in range(K)]
-    streams = [np.random.SeedSequence(s).spawn(3) for s in seeds]
-    init_rngs = [np.random.default_rng(st[0]) for st in streams]
-    data_rngs = [np.random.default_rng(st[1]) for st in streams]
-    test_rngs = [np.random.default_rng(st[2]) for st in streams]
+    init_rngs, data_rngs, test_rngs = seed_streams(config)
     pairs = _lane_sets(task, test_rngs)
 
     model = build_model(

@@ -207,11 +207,17 @@ class EmbeddedReber(Task):
 
     def correct(self, outputs: np.ndarray, batch: SequenceBatch) -> np.ndarray:
         """At every used step the outputs of all legal next symbols beat every illegal one."""
+        return np.asarray(self.correct_steps(outputs, batch).all(axis=1))
+
+    @staticmethod
+    def correct_steps(outputs: np.ndarray, batch: SequenceBatch) -> np.ndarray:
+        """(n, E) bool, step by step: the legal successors' outputs all beat every illegal one
+        (an unused slot counts as correct). ``outputs`` may be padded to more slots."""
         assert batch.legal is not None, "a Reber batch carries the legal successors"
+        outputs = outputs[:, : batch.legal.shape[1]]
         lo = np.where(batch.legal, outputs, np.inf).min(axis=2)  # (n, E) weakest legal
         hi = np.where(batch.legal, -np.inf, outputs).max(axis=2)  # (n, E) strongest illegal
-        ok = (lo > hi) | (batch.target_steps < 0)
-        return np.asarray(ok.all(axis=1))
+        return np.asarray((lo > hi) | (batch.target_steps < 0))
 
     @property
     def stop(self) -> StopRule:

@@ -164,6 +164,12 @@ def experiment(row: PaperRow) -> str:
     return row.key.split("-")[0]
 
 
+def _same_task(row: PaperRow, task: str, params: dict[str, Any]) -> bool:
+    """Whether a task and its parameters are the row's (parameters the row names; the others
+    are the task's defaults)."""
+    return row.task == task and all(params.get(k) == v for k, v in row.params.items())
+
+
 def match(
     task: str, params: dict[str, Any], blocks: int, cells_per_block: int, lr: float
 ) -> PaperRow | None:
@@ -171,8 +177,7 @@ def match(
     trained), or None when the paper has no such row."""
     for row in ROWS:
         if (
-            row.task == task
-            and all(params.get(k) == v for k, v in row.params.items())
+            _same_task(row, task, params)
             and (row.blocks, row.cells_per_block) == (blocks, cells_per_block)
             and math.isclose(row.lr, lr, rel_tol=1e-9)
         ):
@@ -283,6 +288,6 @@ def baseline_row_for(task: str, config: dict[str, Any] | str) -> PaperRow | None
             return None
     params = make_task(task, **(cfg.get("task_params") or {})).params()
     for row in ROWS:
-        if row.task == task and all(params.get(k) == v for k, v in row.params.items()):
+        if _same_task(row, task, params):
             return row
     return None
