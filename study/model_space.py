@@ -51,6 +51,7 @@ CATEGORICAL = {
     "protocol": ("paper", "modern"),
     "update": ("sequence", "step"),
     "output_delta": ("paper", "no_fprime"),
+    "construction": ("at_once", "sequential"),
     "attention": ("causal", "full"),
     "positions": ("sinusoidal", "learned"),
 }
@@ -102,11 +103,12 @@ def new_names() -> tuple[str, ...]:
     return (*CATEGORICAL, *INTEGERS, "dropout", "forget_bias")
 
 
-TOP_LEVEL_AXES = ("protocol", "update", "output_delta")
+TOP_LEVEL_AXES = ("protocol", "update", "output_delta", "construction")
 """Axes a spec may set for every trial at the top level (one value) or sweep under ``[space]``:
 the training protocol, the paper protocol's update moment (``sequence`` or ``step``; unset:
-`workers.protocols.update_moment`'s default) and the output delta (``paper`` or
-``no_fprime``, a reproduction variant)."""
+`workers.protocols.update_moment`'s default), the output delta (``paper`` or
+``no_fprime``, a reproduction variant) and the 1997 net's construction (``at_once`` or
+``sequential``; unset: the task's paper setup, `workers.construction`)."""
 
 
 def top_level_axis(

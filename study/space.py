@@ -201,6 +201,7 @@ def config_for(spec: Spec, params: dict[str, Any]) -> TrialConfig:
         protocol=str(params.get("protocol", default_protocol(model.name))),
         update=params.get("update"),
         output_delta=params.get("output_delta"),
+        construction=params.get("construction"),
     )
 
 

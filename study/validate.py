@@ -41,7 +41,7 @@ from workers.config import LR
 _TOP = {
     "name", "description", "task", "models", "seeds", "max_sequences", "reading", "seed",
     "backend", "precision", "curve_points", "paper_experiment", "sampler", "n_trials",
-    "task_params", "space", "pruning", "protocol", "update", "output_delta",
+    "task_params", "space", "pruning", "protocol", "update", "output_delta", "construction",
 }  # fmt: skip
 _SPACE_GROUPS = ("task", "lstm1997", "baselines")
 _COMMON = (LR, "init_range")
@@ -126,6 +126,17 @@ class Validator:
                 "output_delta" if "output_delta" in raw else "space.output_delta",
                 "'no_fprime' changes the recurrent nets' squared-error delta; tcn and"
                 " transformer have none",
+            )
+        built = common.get("construction")
+        if (
+            isinstance(built, Choice)
+            and "sequential" in built.values
+            and set(models) - {"lstm1997"}
+        ):
+            raise self.fail(
+                "construction" if "construction" in raw else "space.construction",
+                "'sequential' adds the 1997 net's cells during training; the other models in"
+                " the study have none (leave it unset: each task's paper default applies)",
             )
         update = common.get("update")
         if isinstance(update, Choice) and "step" in update.values and set(models) - {"lstm1997"}:

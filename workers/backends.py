@@ -100,6 +100,24 @@ class KernelBackend:
         self.mask_o: np.ndarray = np.ascontiguousarray(lay.mask_o, dtype=dtype)
         self.cfg = lstm1997.kernel_config(lay, g=model.g, h=model.h, output_fprime=output_fprime)
         self.nets = lstm1997.Nets(self.Wh, self.Wo, self.mask_h, self.mask_o, self.cfg, per_step)
+        self.n_cells = int(lay.n_cells)
+        self._held: np.ndarray | None = None
+
+    def hold_cells(self) -> None:
+        """Sequential construction (`workers.construction`): the cells' output weights are kept
+        aside and held at zero (masked) until `add_cells`."""
+        n = self.n_cells
+        self._held = self.Wo[:, :, :n].copy()
+        self.Wo[:, :, :n] = 0.0
+        mask = self.mask_o.copy()
+        mask[:, :n] = 0.0
+        self.nets = self.nets._replace(mask_o=np.ascontiguousarray(mask))
+
+    def add_cells(self) -> None:
+        """Puts the held cells' initial output weights in and unmasks them."""
+        assert self._held is not None, "hold_cells first"
+        self.Wo[:, :, : self.n_cells] = self._held
+        self.nets = self.nets._replace(mask_o=self.mask_o)
 
     def _block(self, lb: LaneBatch) -> Block:
         # the kernel reads SequenceBatch's own dtypes (int32 indices, float64 values): no copies

@@ -103,6 +103,8 @@ def default_protocol(model: str) -> str:
 
 OUTPUT_DELTAS = ("paper", "no_fprime")
 """The output delta: the paper's (y - t) f'(net), or y - t (`TrialConfig.output_delta`)."""
+CONSTRUCTIONS = ("at_once", "sequential")
+"""How the 1997 net's memory cells enter training (`TrialConfig.construction`)."""
 UPDATES = ("sequence", "step")
 """When the paper protocol's on-line SGD changes the weights: after each sequence, or after each
 step with an error slot (`workers.protocols.update_moment`)."""
@@ -153,6 +155,12 @@ class TrialConfig:
     """The output units' delta: ``paper`` (None): (y - t) f'(net), the gradient of 1/2 SSE;
     ``no_fprime``: y - t (f' dropped; the logistic outputs' cross-entropy gradient), a measured
     variant of the paper reproduction (the 1997 net and the torch path only)."""
+    construction: str | None = None
+    """How the 1997 net's memory cells enter training: ``at_once`` (present from the first
+    sequence) or ``sequential`` (the paper's remedy 1 for the abuse problem, Exp. 2a/2b: the
+    cells' output weights are held at zero, so the cells neither act nor learn, until the
+    training error stops decreasing; then they are added with their initial weights:
+    `workers.construction`). None: the task's paper setup (``sequential`` in Exp. 2a/2b)."""
 
     def __post_init__(self) -> None:
         if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
@@ -171,6 +179,10 @@ class TrialConfig:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
         if self.update is not None and self.update not in UPDATES:
             raise ValueError(f"update must be one of {UPDATES}, got {self.update!r}")
+        if self.construction not in (None, *CONSTRUCTIONS):
+            raise ValueError(
+                f"construction must be one of {CONSTRUCTIONS}, got {self.construction!r}"
+            )
         if self.output_delta not in (None, *OUTPUT_DELTAS):
             raise ValueError(
                 f"output_delta must be one of {OUTPUT_DELTAS}, got {self.output_delta!r}"
@@ -182,11 +194,11 @@ class TrialConfig:
 
     def seed_key(self) -> str:
         """The configuration as far as seeds are concerned: the budget, the success reading and
-        the learning-rule variants (update moment, output delta) do not change a seed, so the same
-        net sees the same data whichever reading stops it and whichever rule trains it (paired
-        variants)."""
+        the learning-rule variants (update moment, output delta, construction) do not change a
+        seed, so the same net sees the same data whichever reading stops it and whichever rule
+        trains it (paired variants)."""
         d = json.loads(self.key())
-        for k in ("max_sequences", "reading", "update", "output_delta"):
+        for k in ("max_sequences", "reading", "update", "output_delta", "construction"):
             d.pop(k, None)
         return json.dumps(d, sort_keys=True)
 
@@ -196,7 +208,7 @@ class TrialConfig:
         d["model"] = self.model.to_key_dict()
         if d["protocol"] == "paper":
             d.pop("protocol")  # the only protocol before it became an axis: old keys stay
-        for k in ("update", "output_delta"):  # unset: keys from before the option stay
+        for k in ("update", "output_delta", "construction"):  # unset: old keys stay
             if d[k] is None:
                 d.pop(k)
         for k in (

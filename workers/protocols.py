@@ -67,7 +67,7 @@ MODERN: dict[str, Recipe] = {
 }
 
 
-def update_moment(config: TrialConfig, error_at_end: bool) -> str:
+def update_moment(config: TrialConfig, error_at_end: bool, paper_update: str | None = None) -> str:
     """When on-line SGD changes the weights of this trial: ``sequence`` or ``step``.
 
     The paper says "on-line" and that "each weight's total update is the sum of the
@@ -77,13 +77,19 @@ def update_moment(config: TrialConfig, error_at_end: bool) -> str:
     per-sequence update did not. So the default is ``step`` for the 1997 net on tasks with
     error before the end (Exp. 1, 2a, 2b: next-symbol prediction), and ``sequence`` otherwise:
     with error only at the end (Exp. 2c-6) the two give the same weights, and the baselines'
-    full BPTT (the paper's BPTT rows) updates per sequence.
+    full BPTT (the paper's BPTT rows) updates per sequence. A task's paper setup may say
+    otherwise for the 1997 net (``paper_update``, `PaperSetup.update`): Exp. 2a/2b update per
+    sequence, because with the paper's sequential construction the per-sequence update solves
+    2a at p = 100 where the per-step one turns the cell into a ramp that saturates the outputs
+    (`workers.tasks.noise_free_2a`).
 
     Raises:
         ValueError: ``step`` asked of a model other than lstm1997 or under the modern protocol.
     """
     if config.update is None:
         one_step = config.model.is_lstm1997 and config.protocol == "paper" and not error_at_end
+        if one_step and paper_update is not None:
+            return paper_update
         return "step" if one_step else "sequence"
     if config.update == "step" and not (config.model.is_lstm1997 and config.protocol == "paper"):
         raise ValueError(

@@ -55,6 +55,8 @@ from workers.backends import (
     TorchBackend,
 )
 from workers.config import LR, READINGS, SeedResult, TrialConfig, TrialResult
+from workers.construction import Plateau
+from workers.construction import resolve as resolve_construction
 from workers.cpu_modes import flush_denormals, prompt_handoff
 from workers.protocols import recipe, update_moment
 from workers.readings import WindowTracker
@@ -179,7 +181,7 @@ def _train(config: TrialConfig, progress: Progress | None) -> TrialResult:
     info = describe(spec, setup, task.n_inputs, task.n_outputs, seq_len)
     rec = recipe(spec.name, config.protocol)
     lr = config.lr if config.lr is not None else (rec.lr if rec.lr is not None else setup.lr)
-    per_step = update_moment(config, task.error_at_end) == "step"
+    per_step = update_moment(config, task.error_at_end, setup.update) == "step"
     no_fprime = config.output_delta == "no_fprime"
     if no_fprime and (task.loss != "squared" or spec.name in SUCCESSOR_MODELS):
         raise ValueError(
@@ -220,6 +222,19 @@ def _train(config: TrialConfig, progress: Progress | None) -> TrialResult:
             loss=loss,
             per_step=per_step,
         )
+
+    construction = resolve_construction(
+        config.construction,
+        setup.construction,
+        spec.is_lstm1997,
+        isinstance(backend, KernelBackend),
+    )
+    plateau: Plateau | None = None
+    if construction == "sequential":
+        assert isinstance(backend, KernelBackend)
+        backend.hold_cells()
+        plateau = Plateau(K)
+    cells_added_at: int | None = None
 
     rule = task.stop
     B = block_size(task)
@@ -281,6 +296,12 @@ def _train(config: TrialConfig, progress: Progress | None) -> TrialResult:
             trained += n_done
             done |= stop_at >= 0
             window_err = np.where(n_seq > 0, rd.window_error, window_err)
+            if plateau is not None:
+                flat = plateau.update(rd.window_error, n_done) | (n_seq == 0)
+                if flat.all():  # every lane still training has stopped improving: add the cells
+                    assert isinstance(backend, KernelBackend)
+                    backend.add_cells()
+                    plateau, cells_added_at = None, int(trained.max())
             for k in active.tolist():
                 curves[k].append(
                     (int(trained[k]), float(rd.window_error[k]), float(rd.window_correct[k]))
@@ -351,6 +372,8 @@ def _train(config: TrialConfig, progress: Progress | None) -> TrialResult:
             "update": "step" if per_step else "sequence",
             "output_delta": config.output_delta or "paper",
             "protocol": config.protocol,
+            "construction": construction,
+            **({"cells_added_at": cells_added_at} if construction == "sequential" else {}),
         },
     )
 

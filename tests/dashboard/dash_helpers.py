@@ -33,6 +33,7 @@ seeds = 4
 max_sequences = 2000
 sampler = "grid"
 seed = 0
+construction = "at_once"
 
 [space]
 lr = [0.1, 1.0]
@@ -42,9 +43,11 @@ p = [4, 8]
 
 [space.lstm1997]
 blocks = [1, 2]
+update = "step"
 """
 """Exp. 2a at two lags: 2 lr x 2 blocks (lstm1997) + 2 lr (elman), each at p = 4 and 8 (12
-trials, 48 seeds). At this budget lstm1997 solves p = 4 at lr = 1.0 and little else: a map with
+trials, 48 seeds), the cell present from the start and updated per step (fast at this budget;
+the task's paper defaults, sequential construction and per-sequence updates, need more). At this budget lstm1997 solves p = 4 at lr = 1.0 and little else: a map with
 real contrast."""
 
 ONE_SPEC = """\
@@ -74,6 +77,7 @@ seeds = 4
 max_sequences = 2000
 sampler = "grid"
 seed = 4
+construction = "at_once"
 
 [task_params]
 p = 4
@@ -83,6 +87,7 @@ lr = [0.3, 1.0, 3.0]
 
 [space.lstm1997]
 blocks = [1, 2]
+update = "step"
 
 [space.baselines]
 match_weights = 60

@@ -171,5 +171,7 @@ def test_a_measured_variant_is_never_counted_in_a_paper_row() -> None:
         {"model": {"name": "lstm1997", "forget_gate": True}},
         {"model": {"name": "lstm1997", "gate_bias": "zero"}},
         {"model": {"name": "lstm1997", "gradient": "full"}},
+        {"update": "step"},
+        {"trained": {**paper["trained"], "construction": "sequential"}},
     ):
         assert row_for("multiplication", {**paper, **change}) is None, change

@@ -38,6 +38,14 @@ def test_default_update_moment_is_per_step_only_where_error_comes_before_the_end
     assert update_moment(reber(model=ModelSpec(name="elman")), error_at_end=False) == "sequence"
     assert update_moment(reber(protocol="modern"), error_at_end=False) == "sequence"
     assert update_moment(reber(update="sequence"), error_at_end=False) == "sequence"
+    # a task's paper setup may choose the 1997 net's moment (Exp. 2a/2b: sequence)
+    assert update_moment(reber(), error_at_end=False, paper_update="sequence") == "sequence"
+    assert update_moment(reber(update="step"), False, paper_update="sequence") == "step"
+    elman = reber(model=ModelSpec(name="elman"))
+    assert update_moment(elman, error_at_end=False, paper_update="step") == "sequence"
+    assert make_task("noise_free_2a").paper.update == "sequence"
+    assert make_task("noise_free_2b").paper.update == "sequence"
+    assert make_task("embedded_reber").paper.update is None  # the general default: step
     with pytest.raises(ValueError, match="real-time"):
         update_moment(reber(model=ModelSpec(name="gru"), update="step"), error_at_end=False)
     with pytest.raises(ValueError, match="update must be"):

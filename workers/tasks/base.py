@@ -189,6 +189,12 @@ class PaperSetup:
     """Cell-input squashing: g2 in [-2, 2] or g1 (logistic) in [0, 1]."""
     h: Literal["h1", "id"] = "h1"
     """Cell-output squashing: h1 in [-1, 1] or the identity."""
+    update: Literal["step", "sequence"] | None = None
+    """The 1997 net's on-line update moment where it differs from the general default
+    (`workers.protocols.update_moment`): ``sequence`` in Exp. 2a/2b."""
+    construction: Literal["at_once", "sequential"] = "at_once"
+    """``sequential``: the paper adds the memory cell once the error stops decreasing (Exp.
+    2a/2b; `TrialConfig.construction`)."""
     weights: int | None = None
     """The paper's weight count for this configuration (Table 10), checked by the tests."""
     paper_sequences: float | None = None

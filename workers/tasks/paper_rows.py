@@ -242,14 +242,18 @@ def variant_of(task: str, config: dict[str, Any] | str) -> tuple[PaperRow, list[
 
 def departures(cfg: dict[str, Any], setup: Any) -> list[str]:
     """How a trial departs from the paper's setup, one phrase per change: an output delta without
-    f', the modern protocol, another init range, gates, a forget gate, gate biases or gradient.
-    Such a trial is a measured variant (e.g. `studies/paper/variants/`), never counted in a paper
-    row."""
+    f', the 1997 net's cells all present from the start where the paper adds them (or the
+    reverse), the modern protocol, another init range, gates, a forget gate, gate biases or
+    gradient. Such a trial is a measured variant (e.g. `studies/paper/variants/`), never
+    counted in a paper row."""
     trained, model = cfg.get("trained") or {}, cfg.get("model") or {}
     out = []
     delta = trained.get("output_delta") or cfg.get("output_delta") or "paper"
     if delta != "paper":
         out.append(f"output delta {delta}")
+    built = trained.get("construction") or cfg.get("construction") or setup.construction
+    if built != setup.construction:
+        out.append(f"construction {built}")
     protocol = trained.get("protocol") or cfg.get("protocol") or "paper"
     if protocol != "paper":
         out.append(f"protocol {protocol}")
@@ -257,6 +261,8 @@ def departures(cfg: dict[str, Any], setup: Any) -> list[str]:
         out.append(f"gate bias {model['gate_bias']}")
     if model.get("gradient") not in (None, "truncated"):
         out.append(f"gradient {model['gradient']}")
+    if cfg.get("update") is not None:  # set by the spec: the paper specs leave it to the default
+        out.append(f"update per {cfg['update']}")
     if model.get("gates") not in (None, setup.gates):
         out.append(f"gates {model['gates']}")
     if model.get("forget_gate"):
