@@ -28,6 +28,7 @@ def main(url: str, study: str) -> None:
     ).fetchall()
     groups: dict[tuple, dict[float, list[tuple]]] = defaultdict(lambda: defaultdict(list))
     lag_name = None
+    target: dict[tuple, int] = {}  # (model, protocol, lag, size) -> the size it was matched to
     for tid, model, config, weights in trials:
         cfg = json.loads(config)
         params = cfg["task_params"]
@@ -35,6 +36,7 @@ def main(url: str, study: str) -> None:
         lag = params.get(lag_name) if lag_name else None
         size = weights  # effective weight count of one net
         key = (model, cfg.get("protocol", "paper"), lag, size)
+        target[key] = (cfg.get("model") or {}).get("match_weights") or size
         for solved, seq_mae, test_err in con.execute(
             "SELECT solved, seq_mae, test_error FROM carousel_seeds WHERE trial_id = ?", (tid,)
         ):
@@ -78,6 +80,47 @@ def main(url: str, study: str) -> None:
             cells.append(cell + (f" ({solved})" if solved else ""))
         lag = f" {key[2]}" if lag_name else ""
         print(f"| {key[0]} | {key[1]}{lag} | " + " | ".join(cells) + " |")
+    if lag_name:
+        lag_curves(groups, target, lag_name)
+
+
+def lag_curves(groups: dict[tuple, dict[float, list[tuple]]], target: dict, lag_name: str) -> None:
+    """Per model, protocol and matched size, across the lags: the robust region (learning rates
+    of the grid at which at least half the seeds learned, and solved) and the best lr's seeds."""
+    curves: dict[tuple, dict[object, dict[float, list[tuple]]]] = defaultdict(dict)
+    for key, by_lr in groups.items():
+        model, protocol, lag, _ = key
+        curves[(model, protocol, target[key])][lag] = by_lr
+    lags = sorted({lag for c in curves.values() for lag in c}, key=float)
+    print()
+    print(
+        "robust region per lag: learning rates (of those run) where >= half the seeds learned"
+        " (mae) / solved, then the best lr's learned / solved / seeds"
+    )
+    print(
+        "| model | protocol | matched weights | "
+        + " | ".join(f"{lag_name}={x}" for x in lags)
+        + " |"
+    )
+    print("|---|---|---:|" + "---|" * len(lags))
+    for (model, protocol, size), by_lag in sorted(curves.items(), key=lambda kv: str(kv[0])):
+        cells = []
+        for lag in lags:
+            by_lr = by_lag.get(lag)
+            if not by_lr:
+                cells.append("-")
+                continue
+            half = [lr for lr, v in by_lr.items() if 2 * sum(x[1] for x in v) >= len(v)]
+            half_s = [lr for lr, v in by_lr.items() if 2 * sum(x[0] for x in v) >= len(v)]
+            best = max(
+                by_lr, key=lambda lr: (sum(x[0] for x in by_lr[lr]), sum(x[1] for x in by_lr[lr]))
+            )
+            b = by_lr[best]
+            cells.append(
+                f"{len(half)}/{len(by_lr)} / {len(half_s)}/{len(by_lr)}; "
+                f"lr {best:g}: {sum(x[1] for x in b)}/{sum(x[0] for x in b)}/{len(b)}"
+            )
+        print(f"| {model} | {protocol} | {size} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -47,8 +47,8 @@ update = "step"
 """
 """Exp. 2a at two lags: 2 lr x 2 blocks (lstm1997) + 2 lr (elman), each at p = 4 and 8 (12
 trials, 48 seeds), the cell present from the start and updated per step (fast at this budget;
-the task's paper defaults, sequential construction and per-sequence updates, need more). At this budget lstm1997 solves p = 4 at lr = 1.0 and little else: a map with
-real contrast."""
+the task's paper defaults, sequential construction and per-sequence updates, need more). At
+this budget lstm1997 solves p = 4 at lr = 1.0 and little else: a map with real contrast."""
 
 ONE_SPEC = """\
 name = "dash-one"
