@@ -27,6 +27,9 @@ How carousel does it (`TrialConfig.construction = "sequential"`, the default of 
 
 from __future__ import annotations
 
+import math
+from collections import deque
+
 import numpy as np
 
 PATIENCE = 1000
@@ -53,25 +56,30 @@ class Plateau:
     def __init__(self, K: int, patience: int = PATIENCE, min_gain: float = MIN_GAIN) -> None:
         self.patience = patience
         self.min_gain = min_gain
-        self.history: list[list[tuple[int, float]]] = [[] for _ in range(K)]
-        """Per lane: (sequences seen, window error) at each block's end."""
+        self.first = [math.nan] * K
+        """Per lane: the window error at its first block's end."""
+        self.recent: list[deque[tuple[int, float]]] = [deque() for _ in range(K)]
+        """Per lane: (sequences seen, window error) at block ends, back to the last one at
+        least ``patience`` sequences old (bounded: a lane held for its whole budget stays cheap)."""
 
     def update(self, window_error: np.ndarray, n_seq: np.ndarray) -> np.ndarray:
         """(K,) bool: the lanes whose error has stopped decreasing, after a block of ``n_seq``
         sequences each ending at ``window_error``."""
-        flat = np.zeros(len(self.history), dtype=bool)
-        for k, hist in enumerate(self.history):
+        flat = np.zeros(len(self.recent), dtype=bool)
+        for k, hist in enumerate(self.recent):
             err, n = float(window_error[k]), int(n_seq[k])
             if n == 0 or not np.isfinite(err):
                 continue
             seen = (hist[-1][0] if hist else 0) + n
+            if not hist:
+                self.first[k] = err
             hist.append((seen, err))
-            back = [e for s, e in hist if s <= seen - self.patience]
-            if not back:
+            while len(hist) > 1 and hist[1][0] <= seen - self.patience:
+                hist.popleft()  # hist[0] stays the latest point at least `patience` back
+            if hist[0][0] > seen - self.patience:
                 continue
-            fallen_recently = back[-1] - err
-            fallen = hist[0][1] - err
-            flat[k] = fallen > 0 and fallen_recently < self.min_gain * fallen
+            fallen = self.first[k] - err
+            flat[k] = fallen > 0 and hist[0][1] - err < self.min_gain * fallen
         return flat
 
 

@@ -36,7 +36,8 @@ Ambiguities we resolved
   contributions of all time steps"). At p = 100, per-step updates at lr 1.0 open the input gate
   to every symbol, the cell becomes a ramp (s ~ 100 at the end), its output weights to x and y
   turn negative and the last prediction saturates at 0 for both: no seed solved in 150,000
-  sequences, where per-sequence updates solved 3 of 4 within 30,000 (measured while choosing).
+  sequences, where per-sequence updates solved 3 of 4 within 30,000 (trial runs while choosing,
+  not recorded; the recorded 2a row: `benchmarks/results/paper.md`).
 """
 
 from __future__ import annotations
