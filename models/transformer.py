@@ -95,6 +95,8 @@ class Transformer(nn.Module):
     """
 
     kind = "transformer"
+    reads_slots = True
+    """``forward_batch`` takes ``at``: it can compute the outputs at the error slots alone."""
 
     def __init__(
         self,
@@ -161,9 +163,17 @@ class Transformer(nn.Module):
         x: torch.Tensor,
         lengths: torch.Tensor | None = None,
         steps: torch.Tensor | None = None,
+        at: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """x (K, M, T, I) -> (K, M, T, O); ``lengths`` (K, M) masks padding under full
-        attention; ``steps`` is unused (no dropout)."""
+        attention; ``steps`` is unused (no dropout).
+
+        ``at`` (K, M, E): only the outputs at these steps are wanted (the error slots; a
+        negative step stands for an unused slot and returns step 0's output). Then the last
+        layer attends from those E queries alone and everything after its attention runs at
+        E positions, not T: the same outputs (to rounding) as the full pass gathered at ``at``,
+        ``(K, M, E, O)``, for a fraction of the cost when E << T (error at the sequence end:
+        one query, not T, in Exp. 2c-6)."""
         K, M, T, _ = x.shape
         d, nh = self.width, self.heads
         h = self._lin(x, self._p("W_in"), self._p("b_in"))  # (K, M, T, d)
@@ -172,26 +182,41 @@ class Transformer(nn.Module):
             h = h + self._p("pos")[:, rows][:, None]  # (K, 1, T, d)
         else:
             h = h + sinusoidal(T, d, x.dtype, x.device)
-        mask: torch.Tensor | None = None
+        keys: torch.Tensor | None = None  # (K, M, T) keys inside the sequence (full attention)
         if self.attention == "full" and lengths is not None:
-            keys = torch.arange(T, device=x.device)[None, None, :] < lengths[..., None]  # (K,M,T)
-            mask = keys.reshape(K * M, 1, 1, T)
+            keys = torch.arange(T, device=x.device)[None, None, :] < lengths[..., None]
         for i in range(self.layers):
             a = self._ln(h, self._p(f"ln1_g{i}"), self._p(f"ln1_b{i}"))
             qkv = self._lin(a, self._p(f"W_qkv{i}"), self._p(f"b_qkv{i}"))
+            q, k, v = qkv.split(d, dim=3)  # each (K, M, T, d)
+            causal = self.attention == "causal"
+            mask = None if keys is None else keys.reshape(K * M, 1, 1, T)
+            if at is not None and i == self.layers - 1:  # queries at the wanted steps only
+                idx = at.clamp(min=0)
+                q, h = (self._gather(t, idx) for t in (q, h))  # (K, M, E, d)
+                allowed = torch.ones(K, M, idx.shape[2], T, dtype=torch.bool, device=x.device)
+                if causal:  # key j is visible from query step t when j <= t
+                    allowed = torch.arange(T, device=x.device) <= idx[..., None]
+                if keys is not None:
+                    allowed = allowed & keys[:, :, None, :]
+                mask, causal = allowed.reshape(K * M, 1, idx.shape[2], T), False
+            Tq = q.shape[2]
             q, k, v = (
-                t.reshape(K * M, T, nh, d // nh).transpose(1, 2) for t in qkv.split(d, dim=3)
-            )  # each (K*M, nh, T, dh)
-            att = fn.scaled_dot_product_attention(
-                q, k, v, attn_mask=mask, is_causal=self.attention == "causal"
-            )  # (K*M, nh, T, dh)
-            att = att.transpose(1, 2).reshape(K, M, T, d)
+                t.reshape(K * M, t.shape[2], nh, d // nh).transpose(1, 2) for t in (q, k, v)
+            )  # each (K*M, nh, T or E, dh)
+            att = fn.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+            att = att.transpose(1, 2).reshape(K, M, Tq, d)
             h = h + self._lin(att, self._p(f"W_att{i}"), self._p(f"b_att{i}"))
             a = self._ln(h, self._p(f"ln2_g{i}"), self._p(f"ln2_b{i}"))
             ff = fn.gelu(self._lin(a, self._p(f"W_1{i}"), self._p(f"b_1{i}")))
             h = h + self._lin(ff, self._p(f"W_2{i}"), self._p(f"b_2{i}"))
         h = self._ln(h, self._p("lnf_g"), self._p("lnf_b"))
         return torch.sigmoid(self._lin(h, self._p("W_o"), self._p("b_o")))
+
+    @staticmethod
+    def _gather(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """Rows ``idx`` (K, M, E) of t (K, M, T, d) along the step axis -> (K, M, E, d)."""
+        return torch.gather(t, 2, idx[..., None].expand(*idx.shape, t.shape[3]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (K, T, I) -> (K, T, O): one sequence per net."""

@@ -285,6 +285,14 @@ class TorchBackend:
         s = steps.clamp(min=0).unsqueeze(-1).expand(*steps.shape, y.shape[-1])
         return torch.gather(y, ax, s)
 
+    def _slots(self, x: torch.Tensor, lengths: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+        """x (K, M, T, I) -> the outputs at the error slots steps (K, M, E) -> (K, M, E, O).
+        A model that can compute only those (``reads_slots``: the Transformer's last layer
+        attends from the slots alone) is asked for them; any other runs every step."""
+        if getattr(self.model, "reads_slots", False):
+            return self.model.forward_batch(x, lengths, self.updates, at=steps)  # type: ignore[operator]
+        return self._at_slots(self._run(x, lengths), steps)
+
     def _run(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """x (K, M, T, I) -> outputs (K, M, T, O) with the current weights."""
         K, M, T, _ = x.shape
@@ -309,7 +317,7 @@ class TorchBackend:
             pos = b0 + np.arange(min(M, lb.B - b0))  # (m,)
             x, steps, tgt, lengths = self._dense_rows(lb, lane + pos[None, :])
             seq_used = torch.as_tensor(pos[None, :] < n_seq[:, None], device=self.device)  # (K, m)
-            y = self._at_slots(self._run(x, lengths), steps)  # (K, m, E, O)
+            y = self._slots(x, lengths, steps)  # (K, m, E, O)
             used = (steps >= 0).unsqueeze(3) & seq_used[:, :, None, None]
             # where(), not multiplication: a diverged lane's NaN must not leak into the sum
             if self.loss in ("squared", "logistic"):
@@ -372,7 +380,7 @@ class TorchBackend:
             for b0 in range(0, lb.B, chunk):
                 pos = b0 + np.arange(min(chunk, lb.B - b0))
                 x, steps, _, lengths = self._dense_rows(lb, lane + pos[None, :])
-                y = self._at_slots(self._run(x, lengths), steps)
+                y = self._slots(x, lengths, steps)
                 out[:, pos] = y.cpu().double().numpy()
             return out
         named = dict(self.model.named_parameters())

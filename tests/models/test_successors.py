@@ -87,6 +87,27 @@ def test_full_attention_sees_the_future_but_not_padding() -> None:
     torch.testing.assert_close(net.forward_batch(x3, lengths)[0, 0, :7], y[0, 0, :7])
 
 
+@pytest.mark.parametrize("key", ["transformer", "transformer-full"])
+def test_transformer_outputs_at_the_slots_alone_equal_the_full_pass(key: str) -> None:
+    """``at``: the last layer attends from the error slots only; outputs and gradients are the
+    full pass's at those steps (causal and full attention, with padding, an unused slot -1)."""
+    net = _build(SPECS[key], (4, 5))
+    gen = torch.Generator().manual_seed(8)
+    x = torch.randn(2, 3, 10, 3, dtype=torch.float64, generator=gen)
+    lengths = torch.tensor([[10, 7, 4], [9, 10, 6]])
+    at = torch.tensor([[[9, 2], [6, 0], [3, -1]], [[8, 8], [9, 4], [5, 1]]])  # (K, M, E)
+    full = net.forward_batch(x, lengths)
+    want = torch.gather(full, 2, at.clamp(min=0)[..., None].expand(2, 3, 2, full.shape[3]))
+    got = net.forward_batch(x, lengths, at=at)
+    assert got.shape == (2, 3, 2, 2)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-13)
+    used = (at >= 0)[..., None]
+    g_want = torch.autograd.grad((want * used).sum(), list(net.parameters()))
+    g_got = torch.autograd.grad((got * used).sum(), list(net.parameters()))
+    for (n, _), a, b in zip(net.named_parameters(), g_got, g_want, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12, msg=n)
+
+
 def test_tcn_receptive_field_is_exact() -> None:
     net = _build(ModelSpec(name="tcn", channels=3, levels=2, kernel_size=2), (1,))
     rf = receptive_field(2, 2)  # 7
