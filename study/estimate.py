@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import time
 from dataclasses import dataclass
@@ -33,6 +34,11 @@ PROBE_BUDGET_S = 30.0
 """Seconds the probe of all models may take (it is over in seconds at the paper's lags)."""
 SHORT_LAG = 100
 """The lag a model is first measured at when the study's largest lag is longer."""
+COST_AXES = ("protocol", "gradient", "update")
+"""Axes that change how a trial trains (compiled kernel or autograd, on-line SGD or Adam on
+mini-batches, the update moment), so its cost per sequence, by up to 20x: a model is probed at
+each combination of their values in the spec, and each trial is charged its own combination's
+cost."""
 
 
 def budget_warnings(spec: Spec) -> list[str]:
@@ -96,12 +102,18 @@ def _largest(axis: Any) -> Any:
     return max(numeric) if numeric else values[0]
 
 
+def _bare(name: str) -> str:
+    """An axis name without its model section (``tcn.match_weights`` -> ``match_weights``)."""
+    return name.rsplit(".", 1)[-1]
+
+
 def probe_point(spec: Spec, model: str) -> dict[str, Any]:
     """The most expensive configuration of ``model`` in the spec: every lag and size axis at its
-    largest value, the others at their first (a learning rate does not change the cost)."""
+    largest value (a model section's own axes too), the others at their first (a learning rate
+    does not change the cost)."""
     params: dict[str, Any] = {"model": model}
     for name, axis in spec.axes_for(model).items():
-        if name in spec.task_param_names or name in MODEL_FIELDS:
+        if name in spec.task_param_names or _bare(name) in MODEL_FIELDS:
             params[name] = _largest(axis)
         elif isinstance(axis, Range):
             params[name] = math.sqrt(axis.low * axis.high) if axis.log else axis.low
@@ -110,16 +122,38 @@ def probe_point(spec: Spec, model: str) -> dict[str, Any]:
     return params
 
 
+def probe_key(params: dict[str, Any]) -> str:
+    """What a probe is filed under: the model and its values of the `COST_AXES`
+    (``"gru protocol=modern"``); the model alone when the point has none."""
+    cost = [f"{_bare(k)}={params[k]}" for k in sorted(params) if _bare(k) in COST_AXES]
+    return " ".join([str(params["model"]), *cost])
+
+
+def probe_points(spec: Spec) -> list[dict[str, Any]]:
+    """:func:`probe_point` of every model at every combination of its `COST_AXES` values."""
+    points = []
+    for model in spec.models:
+        base = probe_point(spec, model)
+        cost = [
+            (name, axis.values)
+            for name, axis in spec.axes_for(model).items()
+            if _bare(name) in COST_AXES and isinstance(axis, Choice)
+        ]
+        for combo in itertools.product(*(values for _, values in cost)):
+            points.append({**base, **{name: v for (name, _), v in zip(cost, combo, strict=True)}})
+    return points
+
+
 def probe(
     spec: Spec, sequences: tuple[int, int] = PROBE_SEQUENCES, budget_s: float = PROBE_BUDGET_S
 ) -> dict[str, Probe]:
-    """Measure every model of the spec at :func:`probe_point`, within about ``budget_s`` seconds
-    (see the module docstring)."""
+    """Measure every model of the spec at :func:`probe_points`, within about ``budget_s``
+    seconds (see the module docstring); filed under :func:`probe_key`."""
     out = {}
     deadline = time.perf_counter() + budget_s
-    for i, model in enumerate(spec.models):
-        share = max(deadline - time.perf_counter(), 0.0) / (len(spec.models) - i)
-        params = probe_point(spec, model)
+    points = probe_points(spec)
+    for i, params in enumerate(points):
+        share = max(deadline - time.perf_counter(), 0.0) / (len(points) - i)
         lag = params.get(spec.lag_param) if spec.lag_param else None
         short = _short_point(spec, params)
         if short is None:
@@ -131,7 +165,7 @@ def probe(
                 fixed, per = _measure(spec, params, sequences)
             else:
                 lag = short[str(spec.lag_param)]
-        out[model] = Probe(model, params, fixed, per, spec.seeds, lag)
+        out[probe_key(params)] = Probe(str(params["model"]), params, fixed, per, spec.seeds, lag)
     return out
 
 
@@ -188,8 +222,8 @@ def estimate_seconds(spec: Spec, probes: dict[str, Probe], workers: int) -> tupl
     cpu = 0.0
     longest = 0.0
     for model, points in _trials_per_model(spec).items():
-        pr = probes[model]
         for p in points:
+            pr = probes.get(probe_key(p)) or probes[model]
             scale = 1.0
             if pr.lag and spec.lag_param and isinstance(p.get(spec.lag_param), int | float):
                 scale = float(p[spec.lag_param]) / float(pr.lag)
@@ -222,8 +256,8 @@ def estimate_text(spec: Spec, workers: int, probes: dict[str, Probe] | None = No
     ]
     for pr in probes.values():
         shown = ", ".join(
-            f"{k}={v}" for k, v in pr.params.items() if (k != "model" and k in MODEL_FIELDS)
-            or k in spec.task_param_names
+            f"{k}={v}" for k, v in pr.params.items() if (k != "model" and (_bare(k) in MODEL_FIELDS
+            or _bare(k) in COST_AXES)) or k in spec.task_param_names
         )  # fmt: skip
         rate = pr.seeds / pr.per_sequence_s
         at = pr.params.get(spec.lag_param) if spec.lag_param else None

@@ -113,6 +113,46 @@ def test_estimate_scales_with_budget_and_workers() -> None:
     assert estimate.probe_point(spec, "lstm1997")["blocks"] == 2
 
 
+def test_estimate_probes_each_protocol_and_a_sections_largest_size() -> None:
+    """Bug: the probe measured every model at its first protocol (on-line SGD through the
+    compiled kernel) and a model section's sizes (``tcn.match_weights``) at their smallest, so a
+    study sweeping ``protocol`` was estimated at a fraction of its time (the modern protocol's
+    autograd is ~15x slower a sequence for the 1997 net)."""
+    from study import estimate
+
+    spec = parse_spec(
+        """
+name = "cost"
+task = "adding"
+models = ["lstm1997", "tcn"]
+seeds = 2
+max_sequences = 1000
+sampler = "grid"
+[task_params]
+T = 20
+[space]
+lr = [0.1, 1.0]
+protocol = ["paper", "modern"]
+[space.tcn]
+protocol = "modern"
+match_weights = [31, 93]
+"""
+    )
+    points = estimate.probe_points(spec)
+    keys = sorted(estimate.probe_key(p) for p in points)
+    assert keys == ["lstm1997 protocol=modern", "lstm1997 protocol=paper", "tcn protocol=modern"]
+    assert next(p for p in points if p["model"] == "tcn")["tcn.match_weights"] == 93
+    probes = {
+        estimate.probe_key(p): estimate.Probe(
+            str(p["model"]), p, 0.0, 1e-2 if "modern" in estimate.probe_key(p) else 1e-3, 2, None
+        )
+        for p in points
+    }
+    _, cpu = estimate.estimate_seconds(spec, probes, 1)
+    # lstm1997: 2 lr x (paper 1 s + modern 10 s); tcn: 2 lr x 2 sizes x 10 s
+    assert cpu == pytest.approx(2 * (1 + 10) + 4 * 10)
+
+
 def tiny_spec_text(**kw: object) -> str:
     import tempfile
 
