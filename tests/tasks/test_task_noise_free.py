@@ -37,6 +37,24 @@ def test_2b_middle_is_random_and_only_the_end_is_judged() -> None:
     assert NoiseFree2a(p=10).correct(b.targets + 0.26 * (np.arange(11) == 3), b).sum() == 0
 
 
+def test_2b_error_at_the_end_alone_keeps_the_inputs_and_the_judged_slot() -> None:
+    """``train_error = "end"`` (a measured variant): one error slot, the final x/y prediction;
+    the same sequences as the default from the same stream, judged the same way."""
+    every, end = NoiseFree2b(p=10), NoiseFree2b(p=10, train_error="end")
+    assert not every.error_at_end and end.error_at_end
+    b, e = every.sample(np.random.default_rng(3), 500), end.sample(np.random.default_rng(3), 500)
+    np.testing.assert_array_equal(b.idx, e.idx)
+    assert e.targets.shape == (500, 1, 11)
+    np.testing.assert_array_equal(e.target_steps[:, 0], 9)
+    np.testing.assert_array_equal(e.targets[:, 0], b.targets[:, 9])
+    out = e.targets.copy()
+    out[0, 0, e.idx[0, 0, 0]] = 0.74
+    assert end.correct(out, e).sum() == 499 and not end.correct(out, e)[0]
+    assert end.params() == {"p": 10, "train_error": "end"}
+    with pytest.raises(ValueError, match="train_error must be one of every, end"):
+        NoiseFree2b(p=10, train_error="middle")
+
+
 @pytest.fixture(scope="module")
 def batch_2c():
     t = LongLag2c(q=30, p=5)

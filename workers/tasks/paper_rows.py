@@ -228,6 +228,8 @@ def variant_of(task: str, config: dict[str, Any] | str) -> tuple[PaperRow, list[
         >>> row, how = variant_of("adding", cfg)
         >>> row.key, how, row_for("adding", cfg) is None
         ('4-1', ['output delta no_fprime'], True)
+        >>> variant_of("noise_free_2b", {"task_params": {"train_error": "end"}})[1]
+        ['train_error end']
     """
     from workers.tasks import make_task
 
@@ -237,7 +239,13 @@ def variant_of(task: str, config: dict[str, Any] | str) -> tuple[PaperRow, list[
     cfg: dict[str, Any] = json.loads(config) if isinstance(config, str) else dict(config or {})
     made = make_task(task, **(cfg.get("task_params") or {}))
     row = match(task, made.params(), int(blocks), int(cells), lr)
-    return None if row is None else (row, departures(cfg, made.paper))
+    if row is None:
+        return None
+    # a task parameter the row does not name, away from its default (the reading of an
+    # ambiguity, e.g. 2b's error = "end"), makes the trial a variant too
+    usual = make_task(task, **row.params).params()
+    own = [f"{k} {v}" for k, v in made.params().items() if k not in row.params and usual[k] != v]
+    return row, departures(cfg, made.paper) + own
 
 
 def departures(cfg: dict[str, Any], setup: Any) -> list[str]:
