@@ -105,8 +105,11 @@ def wait_for_states(
     """Poll our tables until the study has that many trials COMPLETE and RUNNING; ``alive()``
     must hold meanwhile."""
     deadline = time.monotonic() + timeout
+    states: list[str] = []
     while time.monotonic() < deadline:
-        assert alive(), "the launcher exited before the study got that far"
+        # what was last seen, to tell a crash from a study that ran through without ever holding
+        # that many trials at once (e.g. fewer in flight on a loaded machine)
+        assert alive(), f"the launcher exited before the study got that far; last seen: {states}"
         states = trial_states(url, name)
         if states.count("COMPLETE") >= complete and states.count("RUNNING") >= running:
             return
