@@ -194,11 +194,14 @@ class Transformer(nn.Module):
             if at is not None and i == self.layers - 1:  # queries at the wanted steps only
                 idx = at.clamp(min=0)
                 q, h = (self._gather(t, idx) for t in (q, h))  # (K, M, E, d)
-                allowed = torch.ones(K, M, idx.shape[2], T, dtype=torch.bool, device=x.device)
                 if causal:  # key j is visible from query step t when j <= t
-                    allowed = torch.arange(T, device=x.device) <= idx[..., None]
-                if keys is not None:
-                    allowed = allowed & keys[:, :, None, :]
+                    allowed = torch.arange(T, device=x.device) <= idx[..., None]  # (K, M, E, T)
+                    if keys is not None:
+                        allowed = allowed & keys[:, :, None, :]
+                elif keys is not None:
+                    allowed = keys[:, :, None, :].expand(K, M, idx.shape[2], T)
+                else:
+                    allowed = torch.ones(K, M, idx.shape[2], T, dtype=torch.bool, device=x.device)
                 mask, causal = allowed.reshape(K * M, 1, idx.shape[2], T), False
             Tq = q.shape[2]
             q, k, v = (

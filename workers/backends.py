@@ -235,6 +235,8 @@ class TorchBackend:
         self.name = "torch" if self.device.type == "cpu" else f"torch-{self.device.type}"
         self.recipe = PAPER if recipe is None else recipe
         self.batched = hasattr(self.model, "forward_batch")
+        self.reads_slots = bool(getattr(self.model, "reads_slots", False))
+        """The model computes the outputs at the error slots alone (``forward_batch(at=)``)."""
         self.opt = (
             LaneAdam(self.params, self.recipe.weight_decay)
             if self.recipe.optimizer != "sgd"
@@ -289,7 +291,7 @@ class TorchBackend:
         """x (K, M, T, I) -> the outputs at the error slots steps (K, M, E) -> (K, M, E, O).
         A model that can compute only those (``reads_slots``: the Transformer's last layer
         attends from the slots alone) is asked for them; any other runs every step."""
-        if getattr(self.model, "reads_slots", False):
+        if self.reads_slots:
             return self.model.forward_batch(x, lengths, self.updates, at=steps)  # type: ignore[operator]
         return self._at_slots(self._run(x, lengths), steps)
 

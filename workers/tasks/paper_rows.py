@@ -242,7 +242,7 @@ def variant_of(task: str, config: dict[str, Any] | str) -> tuple[PaperRow, list[
     if row is None:
         return None
     # a task parameter the row does not name, away from its default (the reading of an
-    # ambiguity, e.g. 2b's error = "end"), makes the trial a variant too
+    # ambiguity, e.g. 2b's train_error = "end"), makes the trial a variant too
     usual = make_task(task, **row.params).params()
     own = [f"{k} {v}" for k, v in made.params().items() if k not in row.params and usual[k] != v]
     return row, departures(cfg, made.paper) + own
