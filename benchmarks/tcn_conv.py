@@ -1,9 +1,12 @@
-"""The TCN's two ways to convolve K lanes: one grouped ``conv1d`` vs stacked taps times a batched
-matmul (`models.tcn.TCN._conv`, threshold `models.tcn.TAP_MATMUL_MAX`).
+"""The TCN's two ways to convolve K lanes: strided taps times one batched matmul vs one grouped
+``conv1d`` (`models.tcn.tap_conv`, `models.tcn.grouped_conv`; `models.tcn.uses_taps` picks).
 
-For K = 16 lanes, T = 102, dilation 4, kernel 3, one thread: microseconds of CPU time for one
-forward and backward of one convolution, per path, at the channel counts and mini-batch sizes
-the successor studies use. Prints the table and writes benchmarks/results/tcn_conv.md.
+For T = 102, dilation 4, kernel 3, one thread: microseconds of CPU time of one convolution
+(channels in = channels out) per path, training (forward + backward) and testing (forward
+alone, no autograd), at K = 16 lanes and at K = 1 (a per-seed loop's case), over the channel
+counts and sequences per lane M that the studies use (M = 1: the paper's on-line SGD; 32: a
+modern mini-batch; 256: a test chunk). Prints the table and writes
+benchmarks/results/tcn_conv.md.
 
     python -m benchmarks.tcn_conv
 """
@@ -14,39 +17,39 @@ import time
 from pathlib import Path
 
 import torch
-from torch.nn import functional as fn
+
+from models.tcn import grouped_conv, tap_conv, uses_taps
 
 RESULTS = Path(__file__).parent / "results" / "tcn_conv.md"
-SHAPES = ((16, 1, 1), (16, 8, 1), (16, 32, 1), (16, 1, 8), (16, 8, 4), (16, 1, 32), (16, 2, 32))
-"""(K lanes, channels, sequences per lane M)."""
-T, D, KS, REPS = 102, 4, 3, 300
+CHANNELS = (1, 2, 4, 8, 16, 32)
+MS = {True: (1, 4, 32), False: (32, 256)}
+"""Sequences per lane measured, training (True) and testing (False)."""
+T, D, KS = 102, 4, 3
+BUDGET = 0.15
+"""Seconds of CPU time per measurement round."""
 
 
-def grouped(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    K, C, ci, k = w.shape
-    x = fn.pad(h.reshape(h.shape[0], K * ci, T), ((k - 1) * D, 0))
-    return fn.conv1d(x, w.reshape(K * C, ci, k), b.reshape(K * C), dilation=D, groups=K)
+def cost(f: object, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, grad: bool) -> float:
+    """Microseconds of thread CPU time per call (best of two rounds of ~BUDGET s)."""
 
+    def once() -> None:
+        if grad:
+            y = f(x, w, b, D)  # type: ignore[operator]
+            torch.autograd.grad(y.sum(), (w, b, x))
+        else:
+            with torch.no_grad():
+                f(x, w, b, D)  # type: ignore[operator]
 
-def taps(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    K, C, ci, k = w.shape
-    x = fn.pad(h, ((k - 1) * D, 0))
-    X = torch.stack([x[..., j * D : j * D + T] for j in range(k)], 3)
-    return (
-        torch.matmul(w.reshape(K, C, ci * k), X.reshape(h.shape[0], K, ci * k, T))
-        + b[None, :, :, None]
-    )
-
-
-def cost(f: object, h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> float:
-    """Microseconds of thread CPU time per forward + backward (best of two rounds)."""
+    once()
+    t0 = time.thread_time()
+    once()
+    reps = max(3, int(BUDGET / max(time.thread_time() - t0, 1e-6)))
     best = float("inf")
     for _ in range(2):
         t0 = time.thread_time()
-        for _ in range(REPS):
-            y = f(h, w, b)  # type: ignore[operator]
-            torch.autograd.grad(y.sum(), (w, b, h))
-        best = min(best, (time.thread_time() - t0) / REPS * 1e6)
+        for _ in range(reps):
+            once()
+        best = min(best, (time.thread_time() - t0) / reps * 1e6)
     return best
 
 
@@ -54,22 +57,34 @@ def main() -> int:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     rows = []
-    for K, C, M in SHAPES:
-        w = torch.rand(K, C, C, KS, requires_grad=True)
-        b = torch.rand(K, C, requires_grad=True)
-        h = torch.rand(M, K, C, T, requires_grad=True)
-        g, t = cost(grouped, h, w, b), cost(taps, h, w, b)
-        rows.append(f"| {K} | {C} | {M} | {g:,.0f} | {t:,.0f} | {t / g:.2f} |")
-        print(rows[-1], flush=True)
+    for grad in (True, False):
+        for K in (16, 1):
+            for M in MS[grad]:
+                for C in CHANNELS:
+                    w = torch.rand(K, C, C, KS, requires_grad=grad)
+                    b = torch.rand(K, C, requires_grad=grad)
+                    x = torch.rand(K, C, M, T, requires_grad=grad)
+                    g = cost(grouped_conv, x, w, b, grad)
+                    t = cost(tap_conv, x, w, b, grad)
+                    pick = "taps" if uses_taps(C * C * KS, K, M, grad) else "grouped"
+                    mode = "train" if grad else "test"
+                    rows.append(
+                        f"| {mode} | {K} | {M} | {C} | {C * C * KS} | {g:,.0f} | {t:,.0f} "
+                        f"| {t / g:.2f} | {pick} |"
+                    )
+                    print(rows[-1], flush=True)
     text = [
-        "# TCN convolution paths: grouped conv1d vs stacked taps + batched matmul",
+        "# TCN convolution paths: strided taps + batched matmul vs grouped conv1d",
         "",
         f"`python -m benchmarks.tcn_conv`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())},"
-        f" one thread, float32, T = {T}, dilation {D}, kernel {KS}; CPU microseconds per forward +"
-        " backward of one convolution (best of two rounds).",
+        f" one thread, float32, T = {T}, dilation {D}, kernel {KS}; CPU microseconds per call of"
+        " one convolution (train: forward + backward; test: forward, no autograd; best of two"
+        " rounds). weights: C_out x C_in x k of one lane; pick: the path `models.tcn.uses_taps`"
+        " chooses there.",
         "",
-        "| K | channels | M | grouped conv1d | taps + matmul | taps / grouped |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| mode | K | M | channels | weights | grouped conv1d | taps + matmul | taps / grouped "
+        "| pick |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
         *rows,
     ]
     RESULTS.write_text("\n".join(text) + "\n")

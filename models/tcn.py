@@ -9,9 +9,12 @@ Each block (Bai et al., Fig. 1b, without weight normalisation)::
     out = relu(z + (x if C_in == C else W_down x))   # 1x1 convolution when the width changes
     y_t = f(W_o out_t + b_o)                 # logistic output at every step, as every model here
 
-The K nets (seeds) run as *grouped* convolutions (``groups=K``): lane k's channels are block k
-of the channel axis and only see each other, so one conv op serves all K nets, whatever K is.
-Inputs are (K, M, T, I): M sequences per net (a mini-batch; M = 1 for the paper's on-line SGD).
+The K nets (seeds) run together: activations are lane-major (K, C, M, T), and one op serves all
+K nets whatever K is: small convolutions as strided taps times one batched matmul
+(`tap_conv`), wide ones as a *grouped* convolution (`grouped_conv`, ``groups=K``: lane k's
+channels are block k of the channel axis and only see each other); `uses_taps` picks, by
+measured cost. Inputs are (K, M, T, I): M sequences per net (a mini-batch; M = 1 for the
+paper's on-line SGD).
 
 Dropout masks are drawn per lane from a counter-based stream: lane k's mask at its u-th update is
 a function of (lane seed, u) only, so a seed trains the same alone or beside others, and a replay
@@ -25,15 +28,31 @@ import torch
 from torch import nn
 from torch.nn import functional as fn
 
-TAP_MATMUL_MAX = 512
-"""Weights of one net's convolution (C_out x C_in x k) up to which K > 1 lanes of one sequence
-each (M = 1: the paper's on-line SGD) convolve as k stacked shifted views times one batched
-matmul instead of one grouped ``conv1d``. Measured by `benchmarks.tcn_conv` (one thread, K = 16,
-forward + backward; `benchmarks/results/tcn_conv.md`, and an earlier run of the same code
-for the other ends of the ranges): taps / grouped is 0.57-0.58 at 1 channel and
-M = 1 (the paper-sized nets), 0.8-1.1 at 8 channels, 1.1 at 32; 0.75-0.94 at 1 channel and
-M = 8, 1.3-1.7 at M = 4-32 with 2-8 channels. Mini-batches and wide nets keep ``conv1d``, as does
-one lane (K = 1), its fastest path. Both compute the same sums; they differ by rounding."""
+TAPS_MAX_WEIGHTS_ONE_LANE = 192
+"""`uses_taps`: one lane (K = 1) takes `tap_conv` up to this many weights per convolution."""
+TAPS_MAX_WEIGHTS_TEST = 48
+"""`uses_taps`: K > 1 lanes without autograd (a test) take `tap_conv` up to this many weights."""
+TAPS_MAX_WORK_TRAIN = 400
+"""`uses_taps`: K > 1 lanes in training take `tap_conv` while weights x M is at most this."""
+
+
+def uses_taps(weights: int, K: int, M: int, grad: bool) -> bool:
+    """Whether a convolution of ``weights`` (C_out x C_in x k) weights per lane over K lanes of M
+    sequences runs faster by `tap_conv` than by `grouped_conv`.
+
+    Read off `benchmarks.tcn_conv` (one thread, kernel 3, T = 102; two runs agreeing within
+    their noise, `benchmarks/results/tcn_conv.md` prints the ratio beside each pick): the taps'
+    copy and the backward of their strided view grow with C_in x k x M x T, the grouped
+    convolution's per-group overhead with K. At K = 16 in training the taps take 0.3-0.9 of the
+    grouped time up to ~400 weight-sequences (weights 192 at M = 1, 48 at M = 4, 12 at M = 32)
+    and 1.2-3.3 beyond; without autograd 0.2-0.96 up to 48 weights (M = 32 and 256) and up to
+    3.6 beyond; one lane (a per-seed loop, K = 1) 0.3-0.9 up to 192 weights and up to 2.4 beyond.
+    """
+    if K == 1:
+        return weights <= TAPS_MAX_WEIGHTS_ONE_LANE
+    if not grad:
+        return weights <= TAPS_MAX_WEIGHTS_TEST
+    return weights * M <= TAPS_MAX_WORK_TRAIN
 
 
 def tcn_shapes(
@@ -80,6 +99,37 @@ def init_tcn(
 ) -> dict[str, np.ndarray]:
     """One net's initial weights, every one uniform in ``[-init_range, init_range]``."""
     return {n: rng.uniform(-init_range, init_range, size=s) for n, s in shapes.items()}
+
+
+def tap_conv(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, dilation: int) -> torch.Tensor:
+    """K lanes' causal convolutions as one batched matmul over the taps, lane-major:
+    x (K, C_in, M, T), w (K, C, C_in, k), b (K, C) -> (K, C, M, T).
+
+    The k taps are one strided view (K, C_in, k, M, T) of the left-padded input (tap j of step
+    t reads padded step t + j d), flattened to (K, C_in k, M T) (a view for one sequence of one
+    channel, else one copy), times each lane's (C, C_in k) weights with the bias added in the
+    same call (``baddbmm``): one op per convolution whatever K and M are. The same sums as a
+    grouped ``conv1d`` (`grouped_conv`), in another order (rounding).
+    """
+    K, C, c_in, k = w.shape
+    M, T = x.shape[2], x.shape[3]
+    xp = fn.pad(x, ((k - 1) * dilation, 0))
+    s0, s1, s2, s3 = xp.stride()
+    taps = xp.as_strided(
+        (K, c_in, k, M, T), (s0, s1, dilation * s3, s2, s3), xp.storage_offset()
+    ).reshape(K, c_in * k, M * T)
+    y = torch.baddbmm(b[:, :, None], w.reshape(K, C, c_in * k), taps)
+    return y.reshape(K, C, M, T)
+
+
+def grouped_conv(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, dilation: int) -> torch.Tensor:
+    """The same convolutions as `tap_conv` by one grouped ``conv1d`` (``groups=K``: lane k's
+    channels are block k of the channel axis): x (K, C_in, M, T) -> (K, C, M, T)."""
+    K, C, c_in, k = w.shape
+    M, T = x.shape[2], x.shape[3]
+    xg = fn.pad(x.permute(2, 0, 1, 3).reshape(M, K * c_in, T), ((k - 1) * dilation, 0))
+    y = fn.conv1d(xg, w.reshape(K * C, c_in, k), b.reshape(K * C), dilation=dilation, groups=K)
+    return y.reshape(M, K, C, T).permute(1, 2, 0, 3)
 
 
 def lane_masks(
@@ -163,19 +213,12 @@ class TCN(nn.Module):
     def _conv(
         self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, dilation: int
     ) -> torch.Tensor:
-        """Grouped causal convolution: x (M, K*C_in, T), w (K, C, C_in, k) -> (M, K*C, T)."""
+        """Causal convolution of every lane: x (K, C_in, M, T), w (K, C, C_in, k) -> (K, C, M, T),
+        by `tap_conv` or `grouped_conv`, whichever `uses_taps` says is faster."""
         K, C, c_in, k = w.shape
-        pad = (k - 1) * dilation
-        x = fn.pad(x, (pad, 0))  # left padding only: output t reads inputs <= t
-        M, T = x.shape[0], x.shape[-1] - pad
-        if K > 1 and M == 1 and C * c_in * k <= TAP_MATMUL_MAX:
-            # small nets on-line: the k shifted views stacked, one batched matmul per lane
-            xk = x.reshape(M, K, c_in, T + pad)
-            taps = torch.stack([xk[..., j * dilation : j * dilation + T] for j in range(k)], 3)
-            y = torch.matmul(w.reshape(K, C, c_in * k), taps.reshape(M, K, c_in * k, T))
-            return (y + b[None, :, :, None]).reshape(M, K * C, T)
-        w2 = w.reshape(K * C, c_in, k)
-        return fn.conv1d(x, w2, b.reshape(K * C), dilation=dilation, groups=K)
+        if uses_taps(C * c_in * k, K, x.shape[2], torch.is_grad_enabled()):
+            return tap_conv(x, w, b, dilation)
+        return grouped_conv(x, w, b, dilation)
 
     def forward_batch(
         self,
@@ -189,7 +232,7 @@ class TCN(nn.Module):
         reaches its outputs); ``steps`` (K,) is each lane's update counter for dropout masks.
         """
         K, M, T, _ = x.shape
-        h = x.permute(1, 0, 3, 2).reshape(M, K * self.n_inputs, T)  # (M, K*I, T), lane-major
+        h = x.permute(0, 3, 1, 2)  # (K, I, M, T): lane-major, channels before sequences
         drop = self.training and self.dropout > 0.0
         masks: torch.Tensor | None = None
         if drop:
@@ -203,14 +246,12 @@ class TCN(nn.Module):
             for j, conv in enumerate(("conv1", "conv2")):
                 z = torch.relu(self._conv(z, self._p(f"{conv}_w{i}"), self._p(f"{conv}_b{i}"), d))
                 if masks is not None:
-                    m = masks[:, 2 * i + j].permute(1, 0, 2, 3).reshape(M, K * self.channels, T)
-                    z = z * m
+                    z = z * masks[:, 2 * i + j].permute(0, 2, 1, 3)  # (K, C, M, T)
             res = h
             if f"down_w{i}" in self.shapes:
                 res = self._conv(h, self._p(f"down_w{i}"), self._p(f"down_b{i}"), 1)
-            h = torch.relu(z + res)  # (M, K*C, T)
-        h4 = h.reshape(M, K, self.channels, T)
-        y = torch.einsum("mkct,koc->kmto", h4, self._p("W_o")) + self._p("b_o")[:, None, None, :]
+            h = torch.relu(z + res)  # (K, C, M, T)
+        y = torch.einsum("kcmt,koc->kmto", h, self._p("W_o")) + self._p("b_o")[:, None, None, :]
         return torch.sigmoid(y)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

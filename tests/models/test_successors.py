@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch.nn import functional as fn
 
 from models.registry import build_model, describe
-from models.tcn import TCN, receptive_field, tcn_weights
+from models.tcn import TCN, grouped_conv, receptive_field, tap_conv, tcn_weights
 from models.transformer import Transformer
 from workers.config import ModelSpec
 from workers.tasks.base import PaperSetup
@@ -16,8 +17,8 @@ EXP4 = PaperSetup(blocks=2, cells_per_block=2, lr=0.5, init_range=0.1, input_gat
 SPECS = {
     "tcn": ModelSpec(name="tcn", channels=5, levels=3, kernel_size=3),
     "tcn-dropout": ModelSpec(name="tcn", channels=4, levels=2, kernel_size=2, dropout=0.3),
-    # 14 x 14 x 3 > TAP_MATMUL_MAX: level 1 convolves K > 1 lanes by grouped conv1d, level 0 by
-    # stacked taps (14 x 3 x 3): both paths against one lane's conv1d
+    # wide enough that training K > 1 lanes takes grouped conv1d (`models.tcn.uses_taps`) at
+    # level 1 (14 x 14 x 3 weights) and strided taps at level 0 for one sequence (14 x 3 x 3)
     "tcn-wide": ModelSpec(name="tcn", channels=14, levels=2, kernel_size=3),
     "transformer": ModelSpec(name="transformer", width=8, heads=2, layers=2),
     "transformer-full": ModelSpec(
@@ -125,8 +126,8 @@ def test_tcn_receptive_field_is_exact() -> None:
 def test_vectorised_lanes_equal_one_net_at_a_time(key: str, M: int) -> None:
     """Lane k of a K=3 module: same init, outputs and gradients as a K=1 module of seed k (in
     training mode: the TCN's dropout masks are the lane's own), for one sequence per lane (the
-    paper's on-line SGD; the TCN's small convolutions take stacked taps there) and for
-    mini-batches of 4 (grouped ``conv1d``)."""
+    paper's on-line SGD) and for mini-batches of 4: the lanes take `tap_conv` or
+    `grouped_conv` by size, a lone net by its own threshold (`models.tcn.uses_taps`)."""
     seeds = (11, 12, 13)
     batched = _build(SPECS[key], seeds)
     batched.train()
@@ -146,6 +147,33 @@ def test_vectorised_lanes_equal_one_net_at_a_time(key: str, M: int) -> None:
         ):
             assert torch.equal(p[k], p1[0]), n
             torch.testing.assert_close(g[k], gg[0], rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize(
+    ("K", "C", "c_in", "k", "M", "d"), [(1, 1, 1, 2, 1, 1), (3, 2, 5, 3, 1, 4), (4, 3, 1, 3, 6, 2)]
+)
+def test_tap_and_grouped_convolutions_equal_each_lanes_own_conv1d(
+    K: int, C: int, c_in: int, k: int, M: int, d: int
+) -> None:
+    """Both convolution paths: lane k's outputs and gradients are torch's causal ``conv1d`` of
+    lane k's weights alone (left padding (k - 1) d), whichever path `uses_taps` picks."""
+    gen = torch.Generator().manual_seed(K * 100 + M)
+    x = torch.randn(K, c_in, M, 13, dtype=torch.float64, generator=gen, requires_grad=True)
+    w = torch.randn(K, C, c_in, k, dtype=torch.float64, generator=gen, requires_grad=True)
+    b = torch.randn(K, C, dtype=torch.float64, generator=gen, requires_grad=True)
+    up = torch.randn(K, C, M, 13, dtype=torch.float64, generator=gen)
+    ref = torch.stack(
+        [
+            fn.conv1d(fn.pad(x[i].transpose(0, 1), ((k - 1) * d, 0)), w[i], b[i], dilation=d)
+            for i in range(K)
+        ]
+    ).transpose(1, 2)  # (K, C, M, T)
+    g_ref = torch.autograd.grad((ref * up).sum(), (x, w, b))
+    for conv in (tap_conv, grouped_conv):
+        y = conv(x, w, b, d)
+        torch.testing.assert_close(y, ref, rtol=1e-12, atol=1e-12)
+        for g, gr in zip(torch.autograd.grad((y * up).sum(), (x, w, b)), g_ref, strict=True):
+            torch.testing.assert_close(g, gr, rtol=1e-12, atol=1e-12)
 
 
 def test_dropout_masks_follow_the_update_counter() -> None:
