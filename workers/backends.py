@@ -78,7 +78,8 @@ def _rows(lb: LaneBatch, lanes: np.ndarray | None) -> np.ndarray:
 
 
 class KernelBackend:
-    """The 1997 LSTM, truncated gradient, forward accumulation, compiled (numba)."""
+    """The 1997 LSTM compiled (numba): the paper's truncated gradient by forward accumulation,
+    or the full gradient (the model's ``gradient="full"``) by BPTT per sequence."""
 
     name = "kernel"
 
@@ -89,6 +90,16 @@ class KernelBackend:
         from workers.kernels import lstm1997  # numba compiles (or loads its cache) when used
 
         self._kernel = lstm1997
+        self.full = getattr(model, "gradient", "truncated") == "full"
+        """The full gradient (BPTT, `workers.kernels.lstm1997_bptt`) instead of the paper's
+        truncated one; updates once per sequence."""
+        if self.full and per_step:
+            raise ValueError("the full-gradient kernel updates once per sequence, not per step")
+        self._train = lstm1997.train_block
+        if self.full:
+            from workers.kernels import lstm1997_bptt
+
+            self._train = lstm1997_bptt.train_block
         self.per_step = per_step
         """Update after every step with an error slot (``update = "step"``)."""
         lay = model.layout
@@ -126,7 +137,7 @@ class KernelBackend:
     def train_block(self, lb: LaneBatch, n_seq: np.ndarray, lr: float) -> np.ndarray:
         block = self._block(lb)
         out: np.ndarray = np.zeros(block.targets.shape, dtype=self.dtype)
-        self._kernel.train_block(self.nets, block, n_seq.astype(np.int64), lr, out)
+        self._train(self.nets, block, n_seq.astype(np.int64), lr, out)
         return out.astype(np.float64)
 
     def forward(self, lb: LaneBatch, lanes: np.ndarray | None = None) -> np.ndarray:

@@ -64,12 +64,13 @@ def torch_oracle(
     train: bool = True,
     per_step: bool = False,
     loss: str = "squared",
+    gradient: str = "truncated",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Weights after on-line training and the outputs at the slots before each update."""
     idx, val, lengths, targets, steps = data
     K, B, T, A = idx.shape
     E, O = steps.shape[2], lay.n_outputs
-    net = Lstm1997(lay, K=K, g=gh[0], h=gh[1], gradient="truncated")
+    net = Lstm1997(lay, K=K, g=gh[0], h=gh[1], gradient=gradient)  # type: ignore[arg-type]
     net.load(Wh, Wo)
     out_y = np.zeros((K, B, E, O))
     for b in range(B):
@@ -166,6 +167,41 @@ def test_training_matches_torch_oracle(case: tuple, per_step: bool) -> None:  # 
         np.arange(B)[None, :, None, None] < n_seq[:, None, None, None]
     )
     assert (y_k[np.broadcast_to(unused, y_k.shape)] == 0).all()
+
+
+@pytest.mark.parametrize("fprime", [True, False], ids=["paper-delta", "no-fprime"])
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-{c[1]}-{c[2]}-{c[10]}" for c in CASES])
+def test_full_gradient_kernel_matches_the_bptt_oracle(case: tuple, fprime: bool) -> None:  # type: ignore[type-arg]
+    """`workers.kernels.lstm1997_bptt` against plain autograd through every recurrent input
+    (``gradient="full"``), one update per sequence; and it differs from the truncated rule."""
+    from workers.kernels import lstm1997_bptt
+
+    gates, conn, bias, gh, C, S, I, O, A, slots, _ = case
+    lay = Lstm1997Layout(I, O, C, S, gates=gates, connectivity=conn, bias=bias)
+    K, B, T, lr = 3, 4, 11, 0.8
+    Wh, Wo = make_weights(lay, K, seed=31)
+    Wh[0][lay.mask_h == 0] = 0.3  # junk where no weight exists: read as 0, never changed
+    data = make_data(lay, K, B, T, A, slots, seed=32)
+    n_seq = np.array([B, 2, B])
+    loss = "squared" if fprime else "logistic"
+    Wh_t, Wo_t, y_t = torch_oracle(lay, gh, Wh, Wo, data, n_seq, lr, loss=loss, gradient="full")
+    Wh_k, Wo_k = Wh.copy(), Wo.copy()
+    idx, val, lengths, targets, steps = data
+    y_k = np.full((*steps.shape, O), -7.0)
+    cfg = kernel_config(lay, gh[0], gh[1], output_fprime=fprime)
+    nets = Nets(Wh_k, Wo_k, lay.mask_h, lay.mask_o, cfg)
+    lstm1997_bptt.train_block(nets, Block(idx, val, lengths, targets, steps), n_seq, lr, y_k)
+    assert np.abs(Wh_k - Wh).max() > 1e-3  # it did learn
+    np.testing.assert_allclose(Wh_k, Wh_t, rtol=1e-9, atol=1e-13)
+    np.testing.assert_allclose(Wo_k, Wo_t, rtol=1e-9, atol=1e-13)
+    np.testing.assert_allclose(y_k[0], y_t[0], rtol=1e-9, atol=1e-13)
+    assert (y_k[1, 2:] == -7.0).all()  # rows b >= n_seq are not written
+    trunc = run_kernel(lay, cfg, Wh, Wo, data, n_seq, lr)
+    recurrent = lay.mask_h[:, I : I + lay.n_hidden].any()
+    assert not recurrent or np.abs(trunc[0] - Wh_k).max() > 1e-9  # the rules differ
+    with pytest.raises(ValueError, match="once per sequence"):
+        lstm1997_bptt.train_block(nets._replace(per_step=True), Block(*data[:3], data[3], data[4]),
+                                  n_seq, lr, y_k)  # fmt: skip
 
 
 @pytest.mark.parametrize("per_step", [False, True], ids=["per-sequence", "per-step"])
