@@ -79,7 +79,8 @@ def _rows(lb: LaneBatch, lanes: np.ndarray | None) -> np.ndarray:
 
 class KernelBackend:
     """The 1997 LSTM compiled (numba): the paper's truncated gradient by forward accumulation,
-    or the full gradient (the model's ``gradient="full"``) by BPTT per sequence."""
+    or by BPTT per sequence the full gradient (the model's ``gradient="full"``) and any net
+    with a forget gate."""
 
     name = "kernel"
 
@@ -89,20 +90,20 @@ class KernelBackend:
     ) -> None:  # fmt: skip
         from workers.kernels import lstm1997  # numba compiles (or loads its cache) when used
 
-        self._kernel = lstm1997
+        lay = model.layout
         self.full = getattr(model, "gradient", "truncated") == "full"
-        """The full gradient (BPTT, `workers.kernels.lstm1997_bptt`) instead of the paper's
-        truncated one; updates once per sequence."""
-        if self.full and per_step:
-            raise ValueError("the full-gradient kernel updates once per sequence, not per step")
-        self._train = lstm1997.train_block
-        if self.full:
-            from workers.kernels import lstm1997_bptt
-
-            self._train = lstm1997_bptt.train_block
+        """The full gradient instead of the paper's truncated one."""
+        self.bptt = self.full or bool(lay.forget_gate)
+        """BPTT per sequence (`workers.kernels.lstm1997_bptt`): the full gradient or a forget
+        gate; else the truncated gradient forward in time (`workers.kernels.lstm1997`)."""
+        if self.bptt and per_step:
+            raise ValueError(
+                "the full gradient and the forget gate train by BPTT, once per sequence, not"
+                " per step (the torch backend has that)"
+            )
+        self._kernel: Any = lstm1997
         self.per_step = per_step
         """Update after every step with an error slot (``update = "step"``)."""
-        lay = model.layout
         Wh, Wo = model.weights()
         self.dtype = dtype
         self.Wh: np.ndarray = np.ascontiguousarray(Wh, dtype=dtype)
@@ -110,7 +111,16 @@ class KernelBackend:
         self.mask_h: np.ndarray = np.ascontiguousarray(lay.mask_h, dtype=dtype)
         self.mask_o: np.ndarray = np.ascontiguousarray(lay.mask_o, dtype=dtype)
         self.cfg = lstm1997.kernel_config(lay, g=model.g, h=model.h, output_fprime=output_fprime)
-        self.nets = lstm1997.Nets(self.Wh, self.Wo, self.mask_h, self.mask_o, self.cfg, per_step)
+        self.nets: Any = lstm1997.Nets(
+            self.Wh, self.Wo, self.mask_h, self.mask_o, self.cfg, per_step
+        )
+        if self.bptt:
+            from workers.kernels import lstm1997_bptt
+
+            self._kernel = lstm1997_bptt
+            self.nets = lstm1997_bptt.BpttNets(
+                self.Wh, self.Wo, self.mask_h, self.mask_o, self.cfg, self.full
+            )
         self.n_cells = int(lay.n_cells)
         self._held: np.ndarray | None = None
 
@@ -137,7 +147,7 @@ class KernelBackend:
     def train_block(self, lb: LaneBatch, n_seq: np.ndarray, lr: float) -> np.ndarray:
         block = self._block(lb)
         out: np.ndarray = np.zeros(block.targets.shape, dtype=self.dtype)
-        self._train(self.nets, block, n_seq.astype(np.int64), lr, out)
+        self._kernel.train_block(self.nets, block, n_seq.astype(np.int64), lr, out)
         return out.astype(np.float64)
 
     def forward(self, lb: LaneBatch, lanes: np.ndarray | None = None) -> np.ndarray:

@@ -96,11 +96,11 @@ TEST_BASED = ("test", "budget", "validation")
 def choose_backend(
     config: TrialConfig, kernel_ok: bool, weights: int, loss: str = "squared"
 ) -> tuple[str, str]:
-    """(backend, device): a compiled kernel where one exists (the 1997 net without a forget
-    gate: truncated gradient, or full with per-sequence updates; Elman, GRU and forget-gate
-    LSTM with full BPTT) on the CPU; batched torch for the rest, for softmax cross-entropy (the
-    kernels compute the paper's squared error only), and for big configurations when a GPU is
-    present."""
+    """(backend, device): a compiled kernel where one exists (the 1997 net: per-sequence
+    updates, or per-step ones with the truncated gradient and no forget gate; Elman, GRU and
+    forget-gate LSTM with full BPTT) on the CPU; batched torch for the rest, for softmax
+    cross-entropy (the kernels compute the paper's squared error only), and for big
+    configurations when a GPU is present."""
     cuda = torch.cuda.is_available()
     device = config.device if config.device != "auto" else ("cuda" if cuda else "cpu")
     if config.backend == "kernel":
@@ -111,8 +111,8 @@ def choose_backend(
             )
         if not kernel_ok:
             raise ValueError(
-                "backend 'kernel' trains lstm1997 (no forget gate; the full gradient with"
-                " per-sequence updates only), elman, gru and lstm_forget only"
+                "backend 'kernel' trains lstm1997 (per-step updates: the truncated gradient"
+                " without a forget gate only), elman, gru and lstm_forget only"
             )
         return "kernel", "cpu"
     if config.backend == "torch":
@@ -191,10 +191,9 @@ def _train(config: TrialConfig, progress: Progress | None) -> TrialResult:
         )
     loss = "logistic" if no_fprime else task.loss
     eligible = config.protocol == "paper" and (
-        (
+        (  # per-step updates: the truncated gradient without a forget gate only
             spec.is_lstm1997
-            and not spec.forget_gate
-            and (spec.gradient == "truncated" or not per_step)  # full: BPTT per sequence
+            and (not per_step or (spec.gradient == "truncated" and not spec.forget_gate))
         )
         or (spec.name in BASELINE_KERNELS and not no_fprime)
     )

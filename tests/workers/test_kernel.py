@@ -169,39 +169,62 @@ def test_training_matches_torch_oracle(case: tuple, per_step: bool) -> None:  # 
     assert (y_k[np.broadcast_to(unused, y_k.shape)] == 0).all()
 
 
-@pytest.mark.parametrize("fprime", [True, False], ids=["paper-delta", "no-fprime"])
+@pytest.mark.parametrize(
+    ("gradient", "forget", "fprime"),
+    [
+        ("full", False, True),
+        ("full", False, False),
+        ("full", True, True),
+        ("truncated", True, True),
+        ("truncated", False, False),
+    ],
+    ids=["full", "full-no-fprime", "full-forget", "truncated-forget", "truncated-no-fprime"],
+)
 @pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-{c[1]}-{c[2]}-{c[10]}" for c in CASES])
-def test_full_gradient_kernel_matches_the_bptt_oracle(case: tuple, fprime: bool) -> None:  # type: ignore[type-arg]
-    """`workers.kernels.lstm1997_bptt` against plain autograd through every recurrent input
-    (``gradient="full"``), one update per sequence; and it differs from the truncated rule."""
+def test_bptt_kernel_matches_the_autograd_oracle(
+    case: tuple,  # type: ignore[type-arg]
+    gradient: str,
+    forget: bool,
+    fprime: bool,
+) -> None:
+    """`workers.kernels.lstm1997_bptt` against autograd through the torch model, one update per
+    sequence: the full gradient (through every recurrent input) and the truncated one, with and
+    without a forget gate; without one the truncated rule also equals the forward kernel's, and
+    the full one differs from it wherever the hidden layer is recurrent."""
     from workers.kernels import lstm1997_bptt
 
     gates, conn, bias, gh, C, S, I, O, A, slots, _ = case
-    lay = Lstm1997Layout(I, O, C, S, gates=gates, connectivity=conn, bias=bias)
+    lay = Lstm1997Layout(I, O, C, S, gates=gates, connectivity=conn, bias=bias, forget_gate=forget)
     K, B, T, lr = 3, 4, 11, 0.8
     Wh, Wo = make_weights(lay, K, seed=31)
     Wh[0][lay.mask_h == 0] = 0.3  # junk where no weight exists: read as 0, never changed
     data = make_data(lay, K, B, T, A, slots, seed=32)
     n_seq = np.array([B, 2, B])
     loss = "squared" if fprime else "logistic"
-    Wh_t, Wo_t, y_t = torch_oracle(lay, gh, Wh, Wo, data, n_seq, lr, loss=loss, gradient="full")
+    Wh_t, Wo_t, y_t = torch_oracle(lay, gh, Wh, Wo, data, n_seq, lr, loss=loss, gradient=gradient)
     Wh_k, Wo_k = Wh.copy(), Wo.copy()
-    idx, val, lengths, targets, steps = data
-    y_k = np.full((*steps.shape, O), -7.0)
+    y_k = np.full((*data[4].shape, O), -7.0)
     cfg = kernel_config(lay, gh[0], gh[1], output_fprime=fprime)
-    nets = Nets(Wh_k, Wo_k, lay.mask_h, lay.mask_o, cfg)
-    lstm1997_bptt.train_block(nets, Block(idx, val, lengths, targets, steps), n_seq, lr, y_k)
+    nets = lstm1997_bptt.BpttNets(Wh_k, Wo_k, lay.mask_h, lay.mask_o, cfg, gradient == "full")
+    lstm1997_bptt.train_block(nets, Block(*data), n_seq, lr, y_k)
     assert np.abs(Wh_k - Wh).max() > 1e-3  # it did learn
     np.testing.assert_allclose(Wh_k, Wh_t, rtol=1e-9, atol=1e-13)
     np.testing.assert_allclose(Wo_k, Wo_t, rtol=1e-9, atol=1e-13)
     np.testing.assert_allclose(y_k[0], y_t[0], rtol=1e-9, atol=1e-13)
     assert (y_k[1, 2:] == -7.0).all()  # rows b >= n_seq are not written
-    trunc = run_kernel(lay, cfg, Wh, Wo, data, n_seq, lr)
-    recurrent = lay.mask_h[:, I : I + lay.n_hidden].any()
-    assert not recurrent or np.abs(trunc[0] - Wh_k).max() > 1e-9  # the rules differ
+    y_f = np.zeros_like(y_k)
+    lstm1997_bptt.forward_block(nets, Block(*data), np.full(K, B), y_f)
+    _, _, y_o = torch_oracle(lay, gh, Wh_k, Wo_k, data, np.full(K, B), 0.0, train=False)
+    np.testing.assert_allclose(y_f, y_o, rtol=1e-12, atol=1e-15)
+    if not forget:
+        fwd = run_kernel(lay, cfg, Wh, Wo, data, n_seq, lr)
+        recurrent = lay.mask_h[:, I : I + lay.n_hidden].any()
+        if gradient == "truncated":
+            np.testing.assert_allclose(Wh_k, fwd[0], rtol=1e-9, atol=1e-13)
+        else:
+            assert not recurrent or np.abs(fwd[0] - Wh_k).max() > 1e-9  # the rules differ
     with pytest.raises(ValueError, match="once per sequence"):
-        lstm1997_bptt.train_block(nets._replace(per_step=True), Block(*data[:3], data[3], data[4]),
-                                  n_seq, lr, y_k)  # fmt: skip
+        lstm1997_bptt.train_block(nets._replace(per_step=True), Block(*data), n_seq, lr, y_k)
 
 
 @pytest.mark.parametrize("per_step", [False, True], ids=["per-sequence", "per-step"])
@@ -335,8 +358,12 @@ def test_float32_follows_float64() -> None:
 
 
 def test_rejects_what_it_cannot_do() -> None:
-    with pytest.raises(ValueError, match="forget gate"):
-        kernel_config(Lstm1997Layout(2, 1, forget_gate=True))
+    fg = Lstm1997Layout(2, 1, forget_gate=True)
+    Wf, Wfo = make_weights(fg, 1, seed=0)
+    with pytest.raises(ValueError, match="no forget gate"):
+        fdata = make_data(fg, 1, 1, 5, 2, "end", seed=0)
+        train_block(Nets(Wf, Wfo, fg.mask_h, fg.mask_o, kernel_config(fg)), Block(*fdata),
+                    np.ones(1, np.int64), 0.1, np.zeros((1, 1, 1, 1)))  # fmt: skip
     with pytest.raises(ValueError, match="g must be"):
         kernel_config(ADDING, g="g3")
     Wh, Wo = make_weights(ADDING, 1, seed=0)

@@ -127,6 +127,10 @@ class KernelConfig(NamedTuple):
     output_fprime: bool = True
     """Output delta ``(y - t) f'(net)`` (the paper's); False: ``y - t``, the gradient of the
     logistic outputs' cross-entropy (a measured variant, ``output_delta = "no_fprime"``)."""
+    forget: np.ndarray = np.full(0, -1, np.int64)
+    """(C,) int64: hidden row of each block's forget gate (Gers et al. 2000), -1 if absent;
+    empty: none. Only `workers.kernels.lstm1997_bptt` computes a forget gate; this kernel
+    refuses a config that has one."""
 
 
 def kernel_config(
@@ -143,10 +147,9 @@ def kernel_config(
         output_fprime: keep f' in the output delta (the paper); False drops it.
 
     Raises:
-        ValueError: for a forget gate (not in the 1997 cell; use the torch model) or unknown kinds.
+        ValueError: for unknown kinds. (A forget gate is recorded in ``forget``: the BPTT kernel,
+        `workers.kernels.lstm1997_bptt`, computes it; this module's kernel refuses it.)
     """
-    if layout.forget_gate:
-        raise ValueError("the compiled kernel has no forget gate; train that variant with torch")
     for name, kind, kinds in (
         ("g", g, G_KINDS),
         ("h", h, H_KINDS),
@@ -164,6 +167,7 @@ def kernel_config(
         h1=h == "h1",
         inputs=simd.INPUT_MODES[inputs],
         output_fprime=bool(output_fprime),
+        forget=layout.forget.astype(np.int64),
     )
 
 
@@ -274,7 +278,7 @@ def _prepare(
     if not isinstance(cfg, KernelConfig):
         raise ValueError("cfg must be kernel_config(...)")
     I, S, C = cfg.n_inputs, cfg.cells_per_block, len(cfg.in_gate)
-    Hn = C * S + int((cfg.in_gate >= 0).sum()) + int((cfg.out_gate >= 0).sum())
+    Hn = C * S + sum(int((g >= 0).sum()) for g in (cfg.in_gate, cfg.out_gate, cfg.forget))
     K, B, T, A = idx.shape
     E = target_steps.shape[-1]
     O = Wo.shape[1]
@@ -308,6 +312,13 @@ def _prepare(
         np.ascontiguousarray(n_seq, dtype=np.int64),
         cfg,
     )
+
+
+def _no_forget_gate(cfg: KernelConfig) -> None:
+    if (np.asarray(cfg.forget) >= 0).any():
+        raise ValueError(
+            "this kernel has no forget gate; workers.kernels.lstm1997_bptt trains that variant"
+        )
 
 
 class Nets(NamedTuple):
@@ -352,6 +363,7 @@ def train_block(nets: Nets, block: Block, n_seq: np.ndarray, lr: float, out_y: n
     `SequenceBatch`: no copy); other dtypes are converted first. One compiled variant per weight
     dtype, cached on disk (numba ``cache=True``). The compiled loop releases the GIL.
     """
+    _no_forget_gate(nets.cfg)
     Wh, Wo = nets.Wh, nets.Wo
     mh, mo, idx, val, lengths, steps, n_seq, cfg = _prepare(  # type: ignore[assignment]
         Wh, Wo, nets.mask_h, nets.mask_o, block.idx, block.val, block.lengths,
@@ -371,6 +383,7 @@ def forward_block(nets: Nets, block: Block, n_seq: np.ndarray, out_y: np.ndarray
     ``block.targets`` is not. ``out_y[k, b]`` is written for ``b < n_seq[k]`` (pass
     ``np.full(K, B)`` for everything).
     """
+    _no_forget_gate(nets.cfg)
     Wh, Wo = nets.Wh, nets.Wo
     mh, mo, idx, val, lengths, steps, n_seq, cfg = _prepare(  # type: ignore[assignment]
         Wh, Wo, nets.mask_h, nets.mask_o, block.idx, block.val, block.lengths,
