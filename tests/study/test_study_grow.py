@@ -301,3 +301,29 @@ def test_terminal_output_is_clean_and_a_finished_rerun_starts_no_ray(tmp_path: P
     assert again.returncode == 0, again.stderr
     assert "nothing to do" in again.stdout and "Ray" not in again.stdout + again.stderr
     assert time.monotonic() - t0 < 15
+
+
+def test_estimate_probes_the_forget_gate_axis() -> None:
+    """Bug: ``forget_gate`` was no cost axis, so the topology study (half its 1997 trials with a
+    forget gate, then ~300x slower a sequence than the plain cell's kernel) was projected from
+    the plain cell's probe alone."""
+    from study import estimate
+
+    spec = parse_spec(
+        """
+name = "fg"
+task = "adding"
+models = ["lstm1997"]
+seeds = 2
+max_sequences = 1000
+sampler = "grid"
+[task_params]
+T = 20
+[space]
+lr = [0.1, 1.0]
+[space.lstm1997]
+forget_gate = [false, true]
+"""
+    )
+    keys = sorted(estimate.probe_key(p) for p in estimate.probe_points(spec))
+    assert keys == ["lstm1997 forget_gate=False", "lstm1997 forget_gate=True"]
