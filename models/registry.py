@@ -11,8 +11,10 @@ Resolution rules:
   paper setup's value; connectivity, bias units and g/h always come from the setup. Gate biases:
   ``"paper"`` = the setup's staggered input/output gate biases (Table 10 igb/ogb; "r" stays
   random), ``"zero"`` = every gate bias 0, ``"random"`` = no override (uniform like all weights).
-  A forget gate (Gers 2000, not in the paper) keeps a random bias except under ``"zero"`` or
-  an explicit ``forget_bias``.
+  A forget gate (Gers 2000, not in the paper) starts at ``forget_bias`` when set, else at
+  +1.0 under ``"paper"`` (`DEFAULT_FORGET_BIAS`, as ``lstm_forget``'s: a bias near 0 halves the
+  state every step, and the net cannot hold anything over the paper's lags), 0 under
+  ``"zero"`` and random under ``"random"``.
 * baselines (``elman``, ``gru``, ``lstm_forget``): ``spec.hidden`` if set, else the hidden size
   whose weight count is closest to ``spec.match_weights``, else to the weight count of the 1997
   net this same spec would build (paper setup plus the spec's blocks/cells/gates overrides).
@@ -328,8 +330,8 @@ def _gate_biases(
     spec: ModelSpecLike, setup: PaperSetupLike, blocks: int
 ) -> tuple[tuple[float, ...] | None, tuple[float, ...] | None, float | None]:
     """(input, output, forget) gate bias overrides for `models.layout.init_weights`."""
-    if spec.gate_bias == "paper":
-        return setup.input_gate_bias, setup.output_gate_bias, None
+    if spec.gate_bias == "paper":  # the paper has no forget gate: Gers et al.'s positive bias
+        return setup.input_gate_bias, setup.output_gate_bias, DEFAULT_FORGET_BIAS
     if spec.gate_bias == "zero":
         return (0.0,) * blocks, (0.0,) * blocks, 0.0
     return None, None, None
@@ -357,8 +359,8 @@ def build_model(
         dtype: float64 for tests and the oracle, float32 for speed.
         forget_bias: initial forget-gate bias of a 1997 net with ``forget_gate=True`` and of
             ``lstm_forget`` (overrides ``spec.forget_bias``); ``None`` = the spec's value:
-            ``lstm_forget`` +1.0 by default, a 1997 forget gate random like every weight (0 under
-            ``gate_bias="zero"``).
+            ``lstm_forget`` +1.0 by default, a 1997 forget gate +1.0 under ``gate_bias="paper"``
+            (0 under ``"zero"``, random like every weight under ``"random"``).
         seq_len: the task's longest sequence (see `describe`).
 
     Returns:

@@ -7,6 +7,11 @@ seeds, and the median final-test MAE at that lr. Reads only (SQLite ``mode=ro``)
 Markdown table.
 
     python studies/robustness/summary.py sqlite:///robustness.db robust-adding-quick
+    python studies/robustness/summary.py sqlite:///robustness.db robust-adding-topology \
+        --by gates,gate_bias,gradient,forget_gate,forget_bias
+
+``--by``: model options to split the rows by as well (shown after the protocol; a model
+without the option, or with it unset, shows none).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import sys
 from collections import defaultdict
 
 
-def main(url: str, study: str) -> None:
+def main(url: str, study: str, by: tuple[str, ...] = ()) -> None:
     path = url.removeprefix("sqlite:///")
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     trials = con.execute(
@@ -35,7 +40,9 @@ def main(url: str, study: str) -> None:
         lag_name = next((k for k in ("T", "q", "p") if k in params), None)
         lag = params.get(lag_name) if lag_name else None
         size = weights  # effective weight count of one net
-        key = (model, cfg.get("protocol", "paper"), lag, size)
+        opts = cfg.get("model") or {}
+        shown = [f"{o}={opts[o]}" for o in by if opts.get(o) is not None]
+        key = (model, " ".join([cfg.get("protocol", "paper"), *shown]), lag, size)
         target[key] = (cfg.get("model") or {}).get("match_weights") or size
         for solved, seq_mae, test_err in con.execute(
             "SELECT solved, seq_mae, test_error FROM carousel_seeds WHERE trial_id = ?", (tid,)
@@ -124,4 +131,12 @@ def lag_curves(groups: dict[tuple, dict[float, list[tuple]]], target: dict, lag_
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    args = sys.argv[1:]
+    split: tuple[str, ...] = ()
+    if "--by" in args:
+        i = args.index("--by")
+        split = tuple(x for x in args[i + 1].split(",") if x)
+        del args[i : i + 2]
+    if len(args) != 2:
+        raise SystemExit(__doc__)
+    main(args[0], args[1], split)

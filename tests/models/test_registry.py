@@ -247,10 +247,21 @@ def test_lstm_forget_starts_with_forget_bias_plus_one_and_takes_the_spec_value()
         effective = w["b_ih"][:, H : 2 * H] + w["b_hh"][:, H : 2 * H]  # gate order i, f, g, o
         np.testing.assert_array_equal(effective, want)
         assert describe(spec, EXP4, 2, 1)["forget_bias"] == want
-    # a 1997 net's forget gate (not the paper's) takes spec.forget_bias too; unset stays random
-    net = build_model(ModelSpec(forget_gate=True, forget_bias=1.0), EXP4, 2, 1, _rngs(1), 0.1)
+    # a 1997 net's forget gate (not the paper's) takes spec.forget_bias too
+    net = build_model(ModelSpec(forget_gate=True, forget_bias=2.0), EXP4, 2, 1, _rngs(1), 0.1)
     assert isinstance(net, Lstm1997)
-    np.testing.assert_array_equal(net.weights()[0][0, net.layout.forget, -1], [1.0, 1.0])
+    np.testing.assert_array_equal(net.weights()[0][0, net.layout.forget, -1], [2.0, 2.0])
+
+
+def test_lstm1997_forget_gate_starts_at_plus_one_under_the_paper_gate_biases() -> None:
+    """Bug: unset, the 1997 net's forget gate kept a random bias in +-r under gate_bias
+    "paper" (the default), so y_fg ~ 0.5 halved the state every step: in the topology study no
+    forget-gate 1997 net learned the adding problem at T = 50 (0 of 288 seeds)."""
+    net = build_model(ModelSpec(forget_gate=True), EXP4, 2, 1, _rngs(1), 0.1)
+    assert isinstance(net, Lstm1997)
+    Wh = net.weights()[0]
+    np.testing.assert_array_equal(Wh[0, net.layout.forget, -1], [1.0, 1.0])
+    np.testing.assert_array_equal(Wh[0, net.layout.in_gate, -1], [-3.0, -6.0])  # the paper's
 
 
 def test_the_names_a_spec_may_use_are_the_registry_s() -> None:
